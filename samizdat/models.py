@@ -36,6 +36,7 @@ class Item:
     image: str | None = None  # enclosure / media:content image named by the feed
     position: int = 0  # 0 = first in the listing
     fingerprint: str = ""  # hash of the entry as listed: a change means "fetch again"
+    from_feed: bool = True  # False for links found on an HTML list page
 
 
 @dataclass(slots=True)

@@ -1,0 +1,206 @@
+"""The `samizdat` command: a thin click group, one function per command, no logic of its own.
+
+Exit status (SPEC §1): 0 all done; 3 some items/mirrors failed or another cycle holds the lock;
+2 usage or config error; 1 any other fatal error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from samizdat import __version__
+from samizdat.errors import ConfigError, LockHeld, SamizdatError
+
+EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+config_option = click.option(
+    "-c", "--config", "config_path", default="samizdat.toml", show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path), help="The config file.",
+)
+
+
+def _errors(func: Callable[..., int | None]) -> Callable[..., None]:
+    """Map samizdat's exceptions to SPEC's exit codes with a one-line message on stderr."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            code = func(*args, **kwargs) or EXIT_OK
+        except ConfigError as e:
+            click.echo(f"config error: {e}", err=True)
+            code = EXIT_USAGE
+        except LockHeld as e:
+            click.echo(f"samizdat: {e}", err=True)
+            code = EXIT_PARTIAL
+        except SamizdatError as e:
+            click.echo(f"samizdat: {e}", err=True)
+            code = EXIT_FATAL
+        except KeyboardInterrupt:
+            click.echo("samizdat: interrupted", err=True)
+            code = 130
+        except Exception as e:  # a bug or an environment failure: say what, keep the trace in the log
+            logging.getLogger("samizdat").debug("fatal error", exc_info=True)
+            click.echo(f"samizdat: fatal: {type(e).__name__}: {e}", err=True)
+            code = EXIT_FATAL
+        sys.exit(code)
+
+    return wrapper
+
+
+def _load(path: Path) -> Any:
+    from samizdat.config import load
+
+    return load(path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="samizdat")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+def main(quiet: bool) -> None:
+    """Mirror news from blocked sites into git repositories of Markdown pages and a static site."""
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "readability"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@main.command()
+@config_option
+@_errors
+def run(config_path: Path) -> int:
+    """One full cycle: discover, fetch, extract, clean, store, render, commit, push."""
+    from samizdat import pipeline
+    from samizdat.progress import Reporter
+
+    config = _load(config_path)
+    with Reporter() as reporter:
+        report = pipeline.run(config, reporter)
+    _summary(report)
+    return report.exit_code
+
+
+@main.command()
+@config_option
+@_errors
+def build(config_path: Path) -> int:
+    """Re-render every output from the store, fetching nothing."""
+    from samizdat import build as build_stage
+    from samizdat.lock import CycleLock
+    from samizdat.pipeline import lock_path
+    from samizdat.store import Store
+
+    config = _load(config_path)
+    with CycleLock(lock_path(config)):
+        store = Store(config.site.state)
+        try:
+            result = build_stage.build(config, store, full=True)
+        finally:
+            store.close()
+    click.echo(f"rendered {result.pages} pages, {result.qr_codes} QR codes, removed {result.removed} files")
+    return EXIT_OK
+
+
+@main.command()
+@config_option
+@_errors
+def publish(config_path: Path) -> int:
+    """Commit and push what is in the output, nothing else."""
+    from samizdat import pipeline
+    from samizdat.lock import CycleLock
+    from samizdat.progress import Reporter
+    from samizdat.store import Store
+
+    config = _load(config_path)
+    report = pipeline.CycleReport()
+    with CycleLock(pipeline.lock_path(config)), Reporter() as reporter:
+        store = Store(config.site.state)
+        try:
+            pipeline.publish_output(config, store, report, reporter)
+        finally:
+            store.close()
+    click.echo(f"commit: {report.commit or 'nothing to commit'}")
+    return report.exit_code
+
+
+@main.command()
+@config_option
+@_errors
+def status(config_path: Path) -> int:
+    """Articles per source and channel, last cycle, failures, each mirror's last push."""
+    from samizdat.status import status_text
+
+    click.echo(status_text(_load(config_path)), nl=False)
+    return EXIT_OK
+
+
+@main.command()
+@click.argument("url")
+@config_option
+@click.option("--source", "source_id", help="Use this source's rules (default: the source whose channels share the URL's host).")
+@_errors
+def check(url: str, config_path: Path, source_id: str | None) -> int:
+    """Fetch one article URL and print what would be extracted."""
+    from samizdat.pipeline import check as check_url
+
+    config = _load(config_path) if config_path.exists() or source_id else None
+    article, rules = check_url(url, config, source_id)
+    lines = [
+        f"title:     {article.title}",
+        f"published: {article.published.isoformat() if article.published else '-'}",
+        f"author:    {article.author or '-'}",
+        f"image:     {article.image or '-'}",
+        f"caption:   {article.caption or '-'}",
+        f"body from: {article.method} ({rules}): {article.reason}",
+        "",
+        article.text,
+    ]
+    click.echo("\n".join(lines))
+    return EXIT_OK if article.text.strip() else EXIT_PARTIAL
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@_errors
+def init(directory: Path) -> int:
+    """Write a commented example samizdat.toml into DIRECTORY."""
+    from importlib.resources import files
+
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "samizdat.toml"
+    if target.exists():
+        raise SamizdatError(f"{target} exists; not overwriting it")
+    target.write_text(files("samizdat").joinpath("init_template.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    click.echo(f"wrote {target}; edit it, then run: samizdat -c {target} run")
+    return EXIT_OK
+
+
+@main.command()
+@click.argument("directory", default="samizdat-demo", type=click.Path(file_okay=False, path_type=Path))
+@_errors
+def demo(directory: Path) -> int:
+    """Mirror the bundled sample news site, offline, into DIRECTORY."""
+    from samizdat.demo.run import run_demo
+
+    return run_demo(directory)
+
+
+def _summary(report: Any) -> None:
+    click.echo(
+        f"{report.new} new, {report.updated} updated, {report.excluded} excluded, {report.purged} purged; "
+        f"commit: {report.commit or 'none (nothing changed)'}"
+    )
+    if report.problems:
+        click.echo(f"{len(report.problems)} problem(s):", err=True)
+        for line in report.problems:
+            click.echo(f"  {line}", err=True)

@@ -1,0 +1,309 @@
+"""One cycle, top to bottom: discover → fetch → extract → clean → store → render → publish.
+
+Two phases, as in Pelican: first every article of the cycle is collected into the store (each
+one in its own transaction, so a killed cycle loses nothing it finished); then every output is
+rendered from the store (`build`, which is also a command of its own), committed and pushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from samizdat import build, publish
+from samizdat.clean import convert_text
+from samizdat.config import ChannelConfig, Config, SourceConfig
+from samizdat.errors import FetchError, SkipItem, SourceError
+from samizdat.fetch import Fetcher, FetchSettings
+from samizdat.ids import page_id
+from samizdat.lock import CycleLock
+from samizdat.models import Article, Extracted, Item, Rules
+from samizdat.progress import Reporter
+from samizdat.sources import parse_feed, parse_list
+from samizdat.store import Known, Store, now
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did; its problems decide the exit status (3 when there are any)."""
+
+    new: int = 0
+    updated: int = 0
+    excluded: int = 0
+    purged: int = 0
+    problems: list[str] = field(default_factory=list)
+    commit: str | None = None
+    pushes: list[publish.PushResult] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.problems else 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "new": self.new, "updated": self.updated, "excluded": self.excluded,
+            "purged": self.purged, "problems": self.problems, "commit": self.commit,
+        }
+
+
+def lock_path(config: Config) -> Path:
+    return config.site.state.with_name(config.site.state.name + ".lock")
+
+
+def run(config: Config, reporter: Reporter) -> CycleReport:
+    """One full cycle under the config's lock (LockHeld when another cycle runs)."""
+    with CycleLock(lock_path(config)):
+        store = Store(config.site.state)
+        try:
+            cycle = store.begin_cycle()
+            report = CycleReport()
+            asyncio.run(collect(config, store, report, reporter))
+            for _, channel in config.channels():
+                report.purged += len(store.purge(channel.id, config.site.keep))
+            reporter.stage("Rendering")
+            build.build(config, store)
+            publish_output(config, store, report, reporter)
+            store.end_cycle(cycle, report.as_dict())
+            return report
+        finally:
+            store.close()
+
+
+def publish_output(config: Config, store: Store, report: CycleReport, reporter: Reporter) -> None:
+    """Commit the output (when it changed) and push to every mirror that lacks the commit."""
+    reporter.stage("Publishing")
+    output = config.site.output
+    publish.ensure_repo(output)
+    message = publish.commit_message(report.new, report.updated, report.purged, now())
+    report.commit = publish.commit(
+        output, message, author_name=config.publish.author_name, author_email=config.publish.author_email
+    )
+    head = publish.head(output)
+    if head is None:
+        return
+    states = store.pushes()
+    # A mirror that already has HEAD is not contacted: a no-op cycle pushes nothing, and a mirror
+    # that failed last time is retried until it catches up.
+    due = [m for m in config.mirrors if states.get(m.name) is None or states[m.name].last_commit != head]
+    for result in publish.push_all(output, due, timeout=config.publish.push_timeout):
+        report.pushes.append(result)
+        store.record_push(result.mirror, ok=result.ok, commit=head if result.ok else None, error=result.error)
+        if result.ok:
+            reporter.info(f"pushed to {result.mirror}" if result.pushed else f"{result.mirror} is up to date")
+        else:
+            report.problems.append(f"mirror {result.mirror}: {result.error}")
+            reporter.warn(f"mirror {result.mirror}: {result.error}")
+
+
+# --------------------------------------------------------------------------- collect phase
+
+
+async def collect(config: Config, store: Store, report: CycleReport, reporter: Reporter) -> None:
+    reporter.stage("Reading sources")
+    with _extractor() as pool:
+        async with Fetcher(config.fetch) as fetcher:
+            work = _Work(config, store, report, reporter, fetcher, pool)
+            await asyncio.gather(*(work.channel(s, c) for s, c in config.channels()))
+
+
+@dataclass
+class _Work:
+    config: Config
+    store: Store
+    report: CycleReport
+    reporter: Reporter
+    fetcher: Fetcher
+    pool: _LazyPool
+
+    async def channel(self, source: SourceConfig, channel: ChannelConfig) -> None:
+        try:
+            listed = await self.discover(source, channel)
+        except (FetchError, SourceError) as e:
+            self.problem(f"{channel.id}: {channel.url}: {e.reason if isinstance(e, FetchError) else e}")
+            return
+        if listed is None:  # not modified since the last complete read
+            return
+        items, validators = listed
+        known = self.store.known(channel.id)
+        todo = self.select(source, items, known)
+        self.reporter.add_total(len(todo))
+        # Ids are given in listing order before any fetch, so a collision always resolves the
+        # same way: the later URL gets the hashed id.
+        taken = {k.slug for k in known.values()}
+        slugs = {}
+        for item in todo:
+            seen = known.get(item.url)
+            slugs[item.url] = seen.slug if seen else page_id(item.url, taken)
+            taken.add(slugs[item.url])
+        results = await asyncio.gather(
+            *(self.item(source, item, slugs[item.url], known.get(item.url)) for item in todo)
+        )
+        # Validators are kept only when every item was handled: a feed with a failed item is read
+        # again in full next cycle, which is how that item gets its retry.
+        if all(results):
+            self.store.set_validators(channel.url, *validators)
+        else:
+            self.store.clear_validators(channel.url)
+
+    async def discover(
+        self, source: SourceConfig, channel: ChannelConfig
+    ) -> tuple[list[Item], tuple[str | None, str | None]] | None:
+        etag, modified = self.store.validators(channel.url)
+        response = await self.fetcher.get(channel.url, etag=etag, last_modified=modified)
+        if response.not_modified:
+            return None
+        if channel.feed:
+            items = parse_feed(response.content, response.url, source=source.id, channel=channel.id)
+        else:
+            assert channel.items is not None  # config guarantees it for list channels
+            items = parse_list(response.text(), response.url, channel.items, source=source.id, channel=channel.id)
+        return items, (response.etag, response.last_modified)
+
+    def select(self, source: SourceConfig, items: list[Item], known: dict[str, Known]) -> list[Item]:
+        """The items to fetch: new ones, changed ones and those marked for refresh."""
+        todo = []
+        for item in items:
+            if any(marker in item.title for marker in source.exclude_titles):
+                self.report.excluded += 1
+                continue
+            seen = known.get(item.url)
+            if seen is None:
+                todo.append(item)
+            elif seen.purged:
+                continue
+            elif seen.fingerprint != item.fingerprint or any(m in item.title for m in source.refresh_titles):
+                todo.append(item)
+        return todo
+
+    async def item(self, source: SourceConfig, item: Item, slug: str, seen: Known | None) -> bool:
+        """Fetch, extract, clean and store one item; on failure record it and return False."""
+        try:
+            response = await self.fetcher.get(item.url)
+            extracted: Extracted = await self.pool.run(
+                response.text(), response.url, source.rules, item.content_html, self.config.site.convert
+            )
+            if not extracted.text.strip():
+                raise SkipItem("no article text found on the page")
+            self.save(source, item, extracted, slug, seen)
+            return True
+        except FetchError as e:
+            reason = e.reason
+        except SkipItem as e:
+            reason = str(e)
+        except Exception as e:  # one bad item never stops the cycle: report it and go on
+            reason = f"{type(e).__name__}: {e}"
+        finally:
+            self.reporter.advance()
+        attempts = self.store.fail(item.channel, item.url, item.title, reason)
+        self.problem(f"{item.channel}: {item.url}: {reason} (attempt {attempts})")
+        return False
+
+    def save(
+        self, source: SourceConfig, item: Item, extracted: Extracted, slug: str, existing: Known | None
+    ) -> None:
+        # A feed's title is the editor's; a list page's link text may be shortened, so the
+        # page's own title wins there.
+        title = item.title if item.from_feed else (extracted.title or item.title)
+        title = convert_text(title, self.config.site.convert)
+        article = Article(
+            channel=item.channel,
+            slug=slug,
+            url=item.url,
+            title=title,
+            html=extracted.html,
+            text=extracted.text,
+            published=item.published or now(),  # SPEC §3: the feed's date, else first seen
+            image=extracted.image or item.image,
+            caption=extracted.caption,
+            author=extracted.author,
+            position=item.position,
+        )
+        if existing:
+            old = self.store.article(item.channel, slug)
+            if old and (old.title, old.html, old.image, old.caption) == (
+                article.title, article.html, article.image, article.caption
+            ):
+                self.store.touch(item.channel, item.url, item.fingerprint)
+                return
+        is_new = self.store.save(article, source=source.id, fingerprint=item.fingerprint, method=extracted.method)
+        if is_new:
+            self.report.new += 1
+        else:
+            self.report.updated += 1
+
+    def problem(self, message: str) -> None:
+        self.report.problems.append(message)
+        self.reporter.warn(message)
+
+
+# --------------------------------------------------------------------------- extraction workers
+
+
+def _extract(html: str, url: str, rules: Rules, feed_html: str | None, convert: str) -> Extracted:
+    from samizdat.article import extract_article
+
+    return extract_article(html, url, rules=rules, feed_html=feed_html, convert=convert)
+
+
+class _LazyPool:
+    """Extraction is CPU work: it runs in worker processes, started only when a cycle has any."""
+
+    def __init__(self) -> None:
+        self._executor: Executor | None = None
+
+    async def run(self, *args: object) -> Extracted:
+        if self._executor is None:
+            workers = max(1, min(os.cpu_count() or 1, 4))
+            # spawn, not fork: the parent holds sockets, threads and an event loop.
+            self._executor = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        return await asyncio.get_running_loop().run_in_executor(self._executor, _extract, *args)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _extractor() -> Iterator[_LazyPool]:
+    pool = _LazyPool()
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def check(url: str, config: Config | None, source_id: str | None) -> tuple[Extracted, str]:
+    """Fetch one article URL and extract it with the rules of its source (`samizdat check`)."""
+    rules, label = Rules(), "no source rules (generic extraction)"
+    if config is not None:
+        source = _source_for(config, url, source_id)
+        if source is not None:
+            rules, label = source.rules, f"rules of source {source.id!r}"
+
+    async def fetch() -> str:
+        async with Fetcher(config.fetch if config else FetchSettings()) as fetcher:
+            return (await fetcher.get(url)).text()
+
+    html = asyncio.run(fetch())
+    return _extract(html, url, rules, None, config.site.convert if config else ""), label
+
+
+def _source_for(config: Config, url: str, source_id: str | None) -> SourceConfig | None:
+    from urllib.parse import urlsplit
+
+    if source_id:
+        for source in config.sources:
+            if source.id == source_id:
+                return source
+        raise SourceError(f"no source with id {source_id!r} in {config.path}")
+    host = urlsplit(url).hostname
+    for source in config.sources:
+        if any(urlsplit(c.url).hostname == host for c in source.channels):
+            return source
+    return None
