@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import html
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+import lxml.html
+from lxml.etree import ParserError
 
 from samizdat.errors import SourceError
 from samizdat.models import Item
@@ -34,7 +37,7 @@ def parse_feed(content: bytes, url: str, *, source: str, channel: str) -> list[I
         if not link or link in seen:
             continue
         seen.add(link)
-        title = " ".join(str(entry.get("title", "")).split()) or link
+        title = _plain(entry.get("title", "")) or link
         content_html = _content(entry)
         summary = entry.get("summary")
         published = _date(entry)
@@ -70,6 +73,16 @@ def _link(entry: Any, feed_url: str) -> str | None:
             if urlsplit(absolute).scheme in ("http", "https"):
                 return absolute
     return None
+
+
+def _plain(title: str) -> str:
+    """A title as text: feedparser hands over HTML titles (Atom type="html") as markup."""
+    if "<" in title or "&" in title:
+        try:
+            title = lxml.html.fragment_fromstring(title, create_parent="span").text_content()
+        except (ParserError, ValueError):
+            title = html.unescape(title)
+    return " ".join(title.split())
 
 
 def _content(entry: Any) -> str | None:
