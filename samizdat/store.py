@@ -76,6 +76,17 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+def _statements(script: str) -> list[str]:
+    """Split a script into statements (executescript would commit the migration's transaction)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements
+
+
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
@@ -159,9 +170,8 @@ class Store:
     def migrate(self) -> None:
         for version in range(self.version, len(MIGRATIONS)):
             with self.atomic() as db:
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                for statement in _statements(MIGRATIONS[version]):
+                    db.execute(statement)
                 db.execute(f"PRAGMA user_version = {version + 1}")
 
     # ------------------------------------------------------------------ articles
