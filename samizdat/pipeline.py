@@ -84,7 +84,7 @@ def publish_output(config: Config, store: Store, report: CycleReport, reporter: 
     report.commit = publish.commit(
         output, message, author_name=config.publish.author_name, author_email=config.publish.author_email
     )
-    head = publish.head(output)
+    head = _head(output)
     if head is None:
         return
     states = store.pushes()
@@ -99,6 +99,13 @@ def publish_output(config: Config, store: Store, report: CycleReport, reporter: 
         else:
             report.problems.append(f"mirror {result.mirror}: {result.error}")
             reporter.warn(f"mirror {result.mirror}: {result.error}")
+
+
+def _head(output: Path) -> str | None:
+    import subprocess
+
+    proc = subprocess.run(["git", "-C", str(output), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True, text=True)
+    return proc.stdout.strip() or None
 
 
 # --------------------------------------------------------------------------- collect phase
@@ -144,9 +151,11 @@ class _Work:
         results = await asyncio.gather(
             *(self.item(source, item, slugs[item.url], known.get(item.url)) for item in todo)
         )
-        # Validators are kept only when every item was handled: a feed with a failed item is read
-        # again in full next cycle, which is how that item gets its retry.
-        if all(results):
+        # Validators are kept only when the listing is settled: every item handled and none marked
+        # for refresh. Otherwise the listing is read again in full next cycle, which is how a
+        # failed item gets its retry and a running story (更新) is fetched each cycle.
+        refreshing = any(m in item.title for item in items for m in source.refresh_titles)
+        if all(results) and not refreshing:
             self.store.set_validators(channel.url, *validators)
         else:
             self.store.clear_validators(channel.url)
