@@ -1,0 +1,272 @@
+"""Publish the output folder: one git commit per cycle, then a push to every mirror.
+
+Everything goes through the `git` command line (2.39+), because that is what users debug with
+and what honours their SSH keys, credential helpers and `core.sshCommand`. Pushes run in
+parallel threads, one process group each, so one hung or refused mirror never holds up the
+others (SPEC §5), and every message that leaves this module passes through `redact` first:
+remote URLs often carry tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from samizdat.errors import SamizdatError
+
+if TYPE_CHECKING:
+    from samizdat.config import MirrorConfig
+
+DEFAULT_NAME = "samizdat"
+DEFAULT_EMAIL = "samizdat@localhost"
+# A lock git leaves behind when it is killed mid-command; older than this it cannot be live,
+# because the cycle lock keeps every other samizdat out of this folder.
+STALE_INDEX_LOCK = 60.0
+
+
+@dataclass(frozen=True)
+class PushResult:
+    mirror: str
+    ok: bool
+    pushed: bool  # False when the remote already had this commit
+    error: str | None  # one line: why, with credentials redacted
+    seconds: float
+
+
+class GitError(SamizdatError):
+    """A local git command (init, add, commit) failed; the message is redacted."""
+
+
+# --------------------------------------------------------------------------- redaction
+
+# scheme://userinfo@host: http(s) userinfo is often a token (https://<token>@github.com,
+# https://oauth2:<token>@gitlab…), so all of it goes; for ssh:// only a password part does.
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s'\"]+)@")
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:access_token|private_token|token|password|passwd|key|secret|auth)=)[^&#\s'\"]+"
+)
+# Well-known token shapes, wherever they appear (a header echoed back, a config dump).
+_TOKENS = re.compile(
+    r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,})"
+)
+
+
+def redact(text: str) -> str:
+    """Remove credentials from every URL (and every known token shape) in `text`."""
+
+    def userinfo(match: re.Match[str]) -> str:
+        scheme, info = match.group("scheme"), match.group("userinfo")
+        if scheme.lower().startswith("ssh") and ":" not in info:
+            return match.group(0)  # ssh://git@host: a login name, not a secret
+        if scheme.lower().startswith("ssh"):
+            return f"{scheme}{info.split(':', 1)[0]}:***@"
+        return f"{scheme}***@"
+
+    text = _URL_USERINFO.sub(userinfo, text)
+    text = _QUERY_SECRET.sub(r"\1***", text)
+    return _TOKENS.sub("***", text)
+
+
+# --------------------------------------------------------------------------- commit
+
+
+def commit_message(new: int, updated: int, purged: int, when: datetime) -> str:
+    """'Sync 2026-05-26 14:30 UTC: 12 new, 3 updated, 5 purged' (zero counts left out).
+
+    A naive `when` is taken to be UTC already.
+    """
+    stamp = (when.astimezone(UTC) if when.tzinfo else when).strftime("%Y-%m-%d %H:%M UTC")
+    counts = [
+        f"{n} {what}" for n, what in ((new, "new"), (updated, "updated"), (purged, "purged")) if n
+    ]
+    return f"Sync {stamp}: {', '.join(counts)}" if counts else f"Sync {stamp}"
+
+
+def ensure_repo(output: Path) -> None:
+    """Make `output` a git repository of its own (not a folder inside some other repo)."""
+    output.mkdir(parents=True, exist_ok=True)
+    if not (output / ".git").exists():
+        _git(output, "-c", "init.defaultBranch=master", "init", "--quiet")
+    # A local identity so that `git commit` never stops with "Please tell me who you are" on a
+    # server with no global config; commit() still names the configured author explicitly.
+    for key, value in (("user.name", DEFAULT_NAME), ("user.email", DEFAULT_EMAIL)):
+        if _git(output, "config", "--local", "--get", key, check=False).returncode != 0:
+            _git(output, "config", "--local", key, value)
+
+
+def commit(output: Path, message: str, *, author_name: str, author_email: str) -> str | None:
+    """Stage everything under `output` and commit once; return the commit id, or None when
+    nothing changed (then no commit is made)."""
+    ensure_repo(output)
+    _clear_stale_index_lock(output)
+    _git(output, "add", "--all")
+    if _git(output, "diff", "--cached", "--quiet", check=False).returncode == 0:
+        return None
+    identity = {
+        "GIT_AUTHOR_NAME": author_name,
+        "GIT_AUTHOR_EMAIL": author_email,
+        "GIT_COMMITTER_NAME": author_name,
+        "GIT_COMMITTER_EMAIL": author_email,
+    }
+    _git(output, "commit", "--quiet", "--no-verify", "--file", "-", stdin=message, env=identity)
+    return _git(output, "rev-parse", "HEAD").stdout.strip()
+
+
+def _clear_stale_index_lock(output: Path) -> None:
+    # A cycle killed during `git add` or `git commit` leaves .git/index.lock, and every later
+    # git command would refuse to run (SPEC §5: the next cycle completes the work).
+    lock = output / ".git" / "index.lock"
+    try:
+        if time.time() - lock.stat().st_mtime > STALE_INDEX_LOCK:
+            lock.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _git(
+    output: Path,
+    *args: str,
+    check: bool = True,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        ["git", "-C", str(output), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=_environment(env or {}),
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise GitError(f"git {args[0]} failed in {output}: {_one_line(proc.stderr)}")
+    return proc
+
+
+def _environment(extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        GIT_TERMINAL_PROMPT="0",  # never wait for a password nobody will type (cron)
+        LC_ALL="C",  # messages we quote and parse stay the same everywhere
+    )
+    env.update(extra)
+    return env
+
+
+# --------------------------------------------------------------------------- push
+
+
+def push_all(output: Path, mirrors: Sequence[MirrorConfig], *, timeout: float) -> list[PushResult]:
+    """Push HEAD to `refs/heads/<branch>` of every mirror in parallel; one result per mirror,
+    in the order given. Never forces: a non-fast-forward is reported as that mirror's error."""
+    if not mirrors:
+        return []
+    env = _environment(_ssh_settings(output, timeout))
+    with ThreadPoolExecutor(max_workers=len(mirrors), thread_name_prefix="push") as pool:
+        futures = [pool.submit(_push_one, output, m, timeout, env) for m in mirrors]
+        return [f.result() for f in futures]
+
+
+def _ssh_settings(output: Path, timeout: float) -> dict[str, str]:
+    # BatchMode makes ssh fail instead of asking for a passphrase or a host-key answer. A user's
+    # own GIT_SSH(_COMMAND) or core.sshCommand (a deploy key, a port) wins: we add nothing then.
+    if os.environ.get("GIT_SSH_COMMAND") or os.environ.get("GIT_SSH"):
+        return {}
+    if _git(output, "config", "--get", "core.sshCommand", check=False).stdout.strip():
+        return {}
+    connect = max(1, min(30, int(timeout)))
+    return {"GIT_SSH_COMMAND": f"ssh -o BatchMode=yes -o ConnectTimeout={connect}"}
+
+
+def _push_one(
+    output: Path, mirror: MirrorConfig, timeout: float, env: dict[str, str]
+) -> PushResult:
+    started = time.monotonic()
+
+    def result(ok: bool, pushed: bool, error: str | None) -> PushResult:
+        return PushResult(mirror.name, ok, pushed, error, round(time.monotonic() - started, 3))
+
+    ref = f"refs/heads/{mirror.branch}"
+    argv = ["git", "-C", str(output), "push", "--porcelain", mirror.remote, f"HEAD:{ref}"]
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",  # a stray byte in a message must not lose the result
+            env=env,
+            # Its own process group, so that a timeout ends git *and* its ssh/remote helper.
+            start_new_session=True,
+        )
+    except OSError as e:
+        return result(False, False, redact(f"cannot run git: {e}"))
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        return result(False, False, f"no answer within {timeout:g} s; push ended")
+
+    status = _ref_status(stdout, ref)
+    if status is not None and status[0] == "=":
+        return result(True, False, None)
+    if proc.returncode == 0:
+        return result(True, True, None)
+    if status is not None and status[0] == "!":
+        return result(False, False, _rejection(mirror.branch, status[1]))
+    return result(False, False, _one_line(stderr) or f"git push exited with {proc.returncode}")
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it may have finished on its own
+        os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        # A descendant that left the group still holds the pipes; stop reading them.
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+        proc.wait()
+
+
+def _ref_status(porcelain: str, ref: str) -> tuple[str, str] | None:
+    """(flag, summary) of `ref` in `git push --porcelain` output: '=' up to date, ' ' fast
+    forward, '*' new, '!' rejected."""
+    for line in porcelain.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and len(parts[0]) == 1 and parts[1].endswith(":" + ref):
+            return parts[0], parts[2]
+    return None
+
+
+def _rejection(branch: str, summary: str) -> str:
+    if "non-fast-forward" in summary or "fetch first" in summary:
+        return (
+            f"rejected as non-fast-forward: the mirror's {branch} has commits this output lacks "
+            "(someone else pushed there); samizdat does not force"
+        )
+    return redact(f"rejected by the mirror: {summary}")
+
+
+def _one_line(stderr: str) -> str:
+    """The line of git's stderr that says why: the first fatal/error line, else the last line."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not ln.startswith("hint:")]
+    if not lines:
+        return ""
+    why = next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[-1])
+    return redact(why.removeprefix("fatal:").removeprefix("error:").strip())
