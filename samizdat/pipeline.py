@@ -84,7 +84,7 @@ def publish_output(config: Config, store: Store, report: CycleReport, reporter: 
     report.commit = publish.commit(
         output, message, author_name=config.publish.author_name, author_email=config.publish.author_email
     )
-    head = _head(output)
+    head = publish.head(output)
     if head is None:
         return
     states = store.pushes()
@@ -99,13 +99,6 @@ def publish_output(config: Config, store: Store, report: CycleReport, reporter: 
         else:
             report.problems.append(f"mirror {result.mirror}: {result.error}")
             reporter.warn(f"mirror {result.mirror}: {result.error}")
-
-
-def _head(output: Path) -> str | None:
-    import subprocess
-
-    proc = subprocess.run(["git", "-C", str(output), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True, text=True)
-    return proc.stdout.strip() or None
 
 
 # --------------------------------------------------------------------------- collect phase

@@ -122,6 +122,13 @@ def commit(output: Path, message: str, *, author_name: str, author_email: str) -
     return _git(output, "rev-parse", "HEAD").stdout.strip()
 
 
+def head(output: Path) -> str | None:
+    """The output's current commit, or None before the first one."""
+    if not (output / ".git").exists():
+        return None
+    return _git(output, "rev-parse", "--verify", "--quiet", "HEAD", check=False).stdout.strip() or None
+
+
 def _clear_stale_index_lock(output: Path) -> None:
     # A cycle killed during `git add` or `git commit` leaves .git/index.lock, and every later
     # git command would refuse to run (SPEC §5: the next cycle completes the work).
