@@ -1,0 +1,341 @@
+"""Generic main-content extraction: two extractors vote, block by block, on the page's DOM.
+
+trafilatura and readability-lxml are each good and each wrong in their own way
+(trafilatura keeps related-link lists and comments on Chinese portals; readability drops
+paragraphs on English sites). Their texts are used as votes on the page's own text blocks:
+
+1. Every text block of the normalised page (a paragraph, heading, list item, cell …) that
+   both extractors kept is article text. The span from the first to the last such block is
+   the article's core.
+2. Inside the core, a block that only one of them kept is kept unless it is mostly links.
+3. Outside the core, blocks kept by one extractor extend it while they read like prose
+   (long enough, few links); the first block that doesn't ends the article.
+4. When the two hardly agree, the candidate whose text reads more like an article (more
+   prose, fewer links) wins alone.
+
+The body is then the page's own subtree around the kept blocks, with everything else
+pruned, so headings, lists, quotes, tables and figures keep their original markup.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+
+import lxml.html
+from lxml import etree
+
+from .candidates import readability_html, text_of, trafilatura_html
+
+BLOCK_TAGS = frozenset(
+    [
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "dt",
+        "dd",
+        "blockquote",
+        "pre",
+        "td",
+        "th",
+        "figcaption",
+        "div",
+        "section",
+        "article",
+        "center",
+        "caption",
+        "address",
+        "main",
+        "header",
+        "footer",
+        "aside",
+        "nav",
+        "ul",
+        "ol",
+        "dl",
+        "table",
+        "tr",
+        "tbody",
+        "form",
+    ]
+)
+_WS = re.compile(r"\s+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+KEEP, IMAGE = "k", "i"
+MARK = "data-samizdat"
+SHORT = 6  # blocks shorter than this (no spaces) match anywhere: their votes mean nothing
+GRAM = 6  # character n-gram size for matching blocks to candidate texts
+_WORDY = re.compile(r"[^\W\d_]{2}")  # two letters in a row: a block with words in it
+LINKY = 0.5  # a block with more of its text in links than this is navigation
+
+
+@dataclass(slots=True)
+class Block:
+    el: lxml.html.HtmlElement
+    order: int
+    key: str  # own text without whitespace
+    link_chars: int
+    in_a: bool = False
+    in_b: bool = False
+
+    @property
+    def link_density(self) -> float:
+        return self.link_chars / len(self.key) if self.key else 0.0
+
+    def prose(self) -> bool:
+        """Long enough and link-poor enough to be a paragraph of an article."""
+        cjk = len(_CJK.findall(self.key))
+        size = cjk * 3 + (len(self.key) - cjk)
+        return size >= 60 and self.link_density < 0.25
+
+
+def _own_text(el: etree._Element) -> tuple[str, int]:
+    """An element's text outside nested blocks, and how much of it is inside links."""
+    parts = [el.text or ""]
+    link = 0
+    for child in el:
+        if isinstance(child.tag, str) and child.tag in BLOCK_TAGS:
+            parts.append(child.tail or "")
+            continue
+        inner = child.text_content() if isinstance(child.tag, str) else ""
+        if child.tag == "a" or (isinstance(child.tag, str) and child.find(".//a") is not None):
+            anchors = [child] if child.tag == "a" else child.iter("a")
+            link += sum(len(_WS.sub("", a.text_content())) for a in anchors)
+        parts.append(inner)
+        parts.append(child.tail or "")
+    if el.tag == "a":
+        link = len(_WS.sub("", "".join(parts)))
+    return _WS.sub("", "".join(parts)), link
+
+
+def _blocks(doc: lxml.html.HtmlElement) -> tuple[list[Block], dict[etree._Element, int]]:
+    body = doc.find("body")
+    root = body if body is not None else doc
+    order: dict[etree._Element, int] = {}
+    blocks: list[Block] = []
+    for i, el in enumerate(root.iter()):
+        order[el] = i
+        if isinstance(el.tag, str) and el.tag in BLOCK_TAGS:
+            key, link = _own_text(el)
+            if key:
+                blocks.append(Block(el, i, key, min(link, len(key))))
+    return blocks, order
+
+
+def _grams(text: str) -> set[str]:
+    return {text[i : i + GRAM] for i in range(len(text) - GRAM + 1)}
+
+
+def _found(key: str, text: str, grams: set[str]) -> bool:
+    """Whether a block's text is in a candidate's, tolerating the small rewrites extractors
+    make (table cell separators, dropped inline bits): most of its character n-grams are."""
+    if len(key) < 4 * GRAM:
+        return key in text
+    total = len(key) - GRAM + 1
+    hits = sum(1 for i in range(0, total, 2) if key[i : i + GRAM] in grams)
+    return hits >= 0.6 * len(range(0, total, 2))
+
+
+def _squash(text: str) -> str:
+    return _WS.sub("", text)
+
+
+def _quality(blocks: list[Block], flag: str) -> float:
+    """How much article-like prose a candidate holds: prose characters minus link characters."""
+    chosen = [b for b in blocks if getattr(b, flag)]
+    prose = sum(len(b.key) for b in chosen if b.prose())
+    links = sum(b.link_chars for b in chosen)
+    return prose - links
+
+
+def _vote(blocks: list[Block], a: str, b: str) -> tuple[list[Block], str]:
+    """Choose the article's blocks; returns them and a sentence saying how."""
+    grams_a, grams_b = _grams(a), _grams(b)
+    for block in blocks:
+        block.in_a = _found(block.key, a, grams_a)
+        block.in_b = _found(block.key, b, grams_b)
+    if not a and not b:
+        return [], "neither extractor found an article"
+    agreed = [x for x in blocks if x.in_a and x.in_b and _WORDY.search(x.key) and len(x.key) >= 10]
+    agreed_chars = sum(len(x.key) for x in agreed)
+    smaller = min(len(a), len(b))
+    qa, qb = _quality(blocks, "in_a"), _quality(blocks, "in_b")
+    lopsided = min(qa, qb) < 0.2 * max(qa, qb)
+    if not a or not b or agreed_chars < 0.5 * smaller or lopsided:
+        if qa >= qb:
+            return [
+                x for x in blocks if (x.in_a and len(x.key) >= SHORT) or _inside(x, blocks, "in_a")
+            ], ("trafilatura's text (the two extractors disagreed; it read more like an article)")
+        return [
+            x for x in blocks if (x.in_b and len(x.key) >= SHORT) or _inside(x, blocks, "in_b")
+        ], ("readability's text (the two extractors disagreed; it read more like an article)")
+    first = blocks.index(agreed[0])
+    last = blocks.index(agreed[-1])
+    kept: list[Block] = []
+    for block in blocks[first : last + 1]:
+        if (block.in_a and block.in_b) or ((block.in_a or block.in_b) and block.prose()):
+            kept.append(block)
+    before: list[Block] = []
+    for block in reversed(blocks[:first]):
+        if (block.in_a or block.in_b) and block.prose():
+            before.append(block)
+        elif len(block.key) >= SHORT:
+            break
+    after: list[Block] = []
+    for block in blocks[last + 1 :]:
+        if (block.in_a or block.in_b) and block.prose():
+            after.append(block)
+        elif len(block.key) >= SHORT:
+            break
+    return _unique(
+        [*reversed(before), *kept, *after]
+    ), "both extractors' agreed text, with its edges voted"
+
+
+def _unique(blocks: list[Block]) -> list[Block]:
+    """Drop repeats of a block's text (galleries and sliders repeat captions)."""
+    seen: set[str] = set()
+    out = []
+    for block in blocks:
+        if block.key not in seen or len(block.key) < SHORT or (block.in_a and block.in_b):
+            seen.add(block.key)
+            out.append(block)
+    return out
+
+
+def _inside(block: Block, blocks: list[Block], flag: str) -> bool:
+    """A short block counts for a lone candidate only between two long blocks it kept."""
+    return False
+
+
+def _image_range(kept: list[Block], blocks: list[Block]) -> tuple[int, int]:
+    """Images from just after the last wordy block before the article (a lead figure sits
+    between the headline and the first paragraph) to the last kept block."""
+    lo = kept[0].order
+    chosen = {id(b) for b in kept}
+    for block in blocks:
+        if block.order >= kept[0].order:
+            break
+        if id(block) not in chosen and len(block.key) >= SHORT:
+            lo = block.order + 1
+    return lo, kept[-1].order
+
+
+def _assemble(
+    doc: lxml.html.HtmlElement, kept: list[Block], blocks: list[Block], order: dict
+) -> str:
+    if not kept:
+        return ""
+    for block in kept:
+        block.el.set(MARK, KEEP)
+    lo, hi = _image_range(kept, blocks)
+    marked = []
+    for img in doc.iter("img"):
+        if lo <= order.get(img, -1) <= hi:
+            img.set(MARK, IMAGE)
+            marked.append(img)
+            # A kept picture keeps its caption, in place.
+            figure = next((a for a in img.iterancestors() if a.tag == "figure"), None)
+            if figure is not None:
+                for caption in figure.iter("figcaption"):
+                    caption.set(MARK, KEEP)
+                    marked.append(caption)
+    ancestor = _common_ancestor([b.el for b in kept])
+    root = copy.deepcopy(ancestor)
+    for block in kept:
+        del block.el.attrib[MARK]
+    for el in marked:
+        el.attrib.pop(MARK, None)
+    _prune(root)
+    for el in root.iter():
+        if isinstance(el.tag, str):
+            el.attrib.pop(MARK, None)
+    if root.tag in ("body", "html"):
+        root.tag = "div"
+    return etree.tostring(root, encoding="unicode", method="html", with_tail=False)
+
+
+def _common_ancestor(elements: list[etree._Element]) -> etree._Element:
+    path = [*list(elements[0].iterancestors())[::-1], elements[0]]
+    depth = len(path)
+    for el in elements[1:]:
+        chain = [*list(el.iterancestors())[::-1], el]
+        common = 0
+        while common < min(depth, len(chain)) and chain[common] is path[common]:
+            common += 1
+        depth = common
+    return path[max(depth - 1, 0)]
+
+
+def _prune(el: etree._Element) -> bool:
+    """Drop what holds no kept block or image; returns whether el holds any."""
+    mark = el.get(MARK)
+    if mark == IMAGE:
+        return True
+    holds = mark == KEEP
+    for child in list(el):
+        if mark == KEEP and child.tag not in BLOCK_TAGS:
+            continue  # the inline content of a kept block is part of it
+        if _prune(child):
+            holds = True
+        else:
+            _remove(child)
+    if holds and mark != KEEP and el.tag in BLOCK_TAGS:
+        # An unkept container keeps its kept children but not its own loose text.
+        el.text = None
+        for child in el:
+            child.tail = None
+    return holds
+
+
+def _remove(el: etree._Element) -> None:
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    parent.remove(el)
+    del tail  # loose text beside a dropped element belongs to no kept block
+
+
+def _titles(doc: lxml.html.HtmlElement) -> list[str]:
+    found = [doc.findtext(".//title") or ""]
+    found += doc.xpath("//meta[@property='og:title' or @name='twitter:title']/@content")
+    return [_squash(t) for t in found if t and len(_squash(t)) >= SHORT]
+
+
+def _is_title(key: str, titles: list[str]) -> bool:
+    return len(key) >= SHORT and any(
+        key == t or (key in t and len(key) > 0.6 * len(t)) for t in titles
+    )
+
+
+def extract_generic(doc: lxml.html.HtmlElement) -> tuple[str, str]:
+    """Body HTML of the page's article and a sentence on how it was chosen."""
+    html_b = readability_html(doc)
+    a, b = _squash(trafilatura_html(doc, "txt")), _squash(text_of(html_b))
+    blocks, order = _blocks(doc)
+    titles = _titles(doc)
+    # The title is shown above the body by every renderer: it is not body text.
+    blocks = [x for x in blocks if x.el.tag != "h1" and not _is_title(x.key, titles)]
+    # A paragraph seen before is a copy (print/AMP duplicates, slideshows): never an anchor.
+    seen: set[str] = set()
+    unique = []
+    for block in blocks:
+        if len(block.key) < 40 or block.key not in seen:
+            unique.append(block)
+            seen.add(block.key)
+    blocks = unique
+    kept, how = _vote(blocks, a, b)
+    if how.startswith(("trafilatura", "readability")):
+        chosen = a if how.startswith("trafilatura") else b
+        if sum(len(x.key) for x in kept) < 0.5 * len(chosen):
+            # The page's blocks don't line up with the extractor's text (it rewrote it):
+            # take that extractor's own HTML.
+            return (trafilatura_html(doc) if how.startswith("trafilatura") else html_b), how
+    return _assemble(doc, kept, blocks, order), how

@@ -1,0 +1,256 @@
+"""Extraction on fixture pages: body selection order, metadata, normalisation, structure."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import lxml.html
+import pytest
+
+from samizdat.extract import extract
+from samizdat.extract.feed import teaser_reason
+from samizdat.extract.normalize import largest_srcset
+from samizdat.extract.text import html_to_text
+from samizdat.models import Rules
+
+DATA = Path(__file__).parent / "data" / "extract"
+EN_URL = "https://news.example.com/local/2024/03/river-park.html"
+ZH_URL = "https://www.epoch.example/gb/23/5/26/n14004562.htm"
+ZH_RULES = Rules(
+    content="div.post_content",
+    image="div.featured_image img",
+    caption="div.featured_image .caption",
+    remove=("div.post_related",),
+)
+
+
+def page(name: str) -> str:
+    return (DATA / f"{name}.html").read_text("utf-8")
+
+
+def truth(name: str) -> str:
+    return json.loads((DATA / f"{name}.json").read_text("utf-8"))["body"]
+
+
+def body_tree(html: str) -> lxml.html.HtmlElement:
+    return lxml.html.fragment_fromstring(html, create_parent="div")
+
+
+@pytest.fixture(scope="module")
+def en():
+    return extract(page("en_news"), EN_URL)
+
+
+@pytest.fixture(scope="module")
+def zh():
+    return extract(page("zh_news"), ZH_URL)
+
+
+# ---------------------------------------------------------------- generic path
+
+
+def test_generic_english_body_is_the_article_and_nothing_else(en):
+    assert en.method == "generic"
+    assert "generic extraction" in en.reason
+    text = html_to_text(en.body_html)
+    for paragraph in truth("en_news").split("\n\n"):
+        assert paragraph in text
+    for junk in (
+        "Share on Twitter",
+        "Related stories",
+        "Bridge repairs",
+        "Buy cheap flights",
+        "Who is going to pay",
+        "Privacy",
+        "Politics",
+        "Advertisement",
+    ):
+        assert junk not in text
+
+
+def test_generic_chinese_body_drops_related_lists_comments_and_nav(zh):
+    assert zh.method == "generic"
+    text = html_to_text(zh.body_html)
+    assert "路透社报导" in text and "七国集团领导人峰会" in text
+    for junk in (
+        "相关新闻",
+        "美光获日本补贴扩产",
+        "网友评论",
+        "读者甲",
+        "分享到脸书",
+        "关于我们",
+        "国际新闻",
+    ):
+        assert junk not in text
+
+
+def test_structure_is_kept(en, zh):
+    tree = body_tree(en.body_html)
+    assert [h.text for h in tree.iter("h2")] == ["Years of debate"]
+    assert len(tree.xpath(".//ul/li")) == 3
+    assert tree.xpath(".//blockquote//text()")
+    assert tree.xpath(".//em[text()='weather permitting']")
+    caption = tree.xpath(".//figure/figcaption/text()")
+    assert caption == ["A drawing of the restored wetland at the north end of the site."]
+    zh_tree = body_tree(zh.body_html)
+    assert zh_tree.xpath(".//h2/text()") == ["供应链多元化"]
+    assert len(zh_tree.xpath(".//ol/li")) == 2
+    assert zh_tree.xpath(".//blockquote")
+
+
+def test_lazy_and_noscript_images_resolve_to_absolute_urls(en):
+    srcs = [img.get("src") for img in body_tree(en.body_html).iter("img")]
+    assert "https://news.example.com/media/wetland-plan.jpg" in srcs  # data-src
+    assert "https://news.example.com/media/warehouses.jpg" in srcs  # from <noscript>
+    assert not any("placeholder" in s or s.startswith("data:") for s in srcs)
+
+
+def test_relative_links_resolve_against_base_href(zh):
+    hrefs = [a.get("href") for a in body_tree(zh.body_html).iter("a")]
+    assert hrefs == ["https://www.epoch.example/gb/tag/%E7%BE%8E%E5%9B%BD.html"]
+    srcs = [img.get("src") for img in body_tree(zh.body_html).iter("img")]
+    assert srcs == ["https://www.epoch.example/assets/uploads/2023/05/rapidus.jpg"]  # data-original
+
+
+def test_srcset_largest_candidate():
+    assert largest_srcset("a.jpg 320w, b.jpg 1024w, c.jpg 640w") == "b.jpg"
+    assert largest_srcset("a.jpg 1x, b.jpg 2x") == "b.jpg"
+    raw = extract(
+        "<html><body><article><p>" + "Words in a long paragraph here. " * 12 + "</p>"
+        '<p><img src="data:," data-srcset="/s.jpg 300w, /l.jpg 1200w"></p><p>'
+        + "More words in the second paragraph. " * 12
+        + "</p></article></body></html>",
+        "https://ex.example/a/b.html",
+    )
+    assert 'src="https://ex.example/l.jpg"' in raw.body_html
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def test_title_without_site_suffix(en, zh):
+    assert en.title == "City council approves new river park plan"
+    assert zh.title == "美日将发布联合声明 加深芯片合作"
+    bare = extract(
+        "<html><head><title>Storm hits coast | BBC News</title></head><body></body></html>", None
+    )
+    assert bare.title == "Storm hits coast"
+
+
+def test_published_dates_are_timezone_aware(en, zh):
+    assert en.published == datetime(2024, 3, 5, 19, 30, tzinfo=UTC)
+    assert en.published.utcoffset() == timedelta(hours=-5)
+    assert zh.published == datetime(2023, 5, 26, 8, 15, tzinfo=timezone(timedelta(hours=8)))
+    assert extract("<html><body><p>no date</p></body></html>", None).published is None
+
+
+def test_author(en, zh):
+    assert en.author == "Jane Doe"
+    assert zh.author == "张婷"
+
+
+def test_lead_image_and_caption_from_figure(en):
+    assert en.image == "https://news.example.com/media/park-lead.jpg"
+    assert en.caption == "The riverside site of the planned park, seen from the old bridge."
+    srcs = [img.get("src") for img in body_tree(en.body_html).iter("img")]
+    assert en.image not in srcs
+
+
+def test_lead_image_removed_from_body_when_first():
+    html = (
+        '<html><head><meta property="og:image" content="https://ex.example/lead.jpg"></head>'
+        '<body><article><figure><img src="/lead.jpg"><figcaption>Lead caption</figcaption>'
+        "</figure><p>" + "A long first paragraph of the story. " * 10 + "</p>"
+        '<p><img src="/second.jpg"></p><p>'
+        + "The second paragraph goes on. " * 10
+        + "</p></article></body></html>"
+    )
+    raw = extract(html, "https://ex.example/story.html", Rules(content="article"))
+    assert raw.image == "https://ex.example/lead.jpg"
+    assert raw.caption == "Lead caption"
+    assert "lead.jpg" not in raw.body_html and "Lead caption" not in raw.body_html
+    assert "https://ex.example/second.jpg" in raw.body_html
+
+
+# ---------------------------------------------------------------- rules path
+
+
+def test_rules_select_body_remove_blocks_and_name_image_and_caption():
+    raw = extract(page("zh_news"), ZH_URL, ZH_RULES)
+    assert raw.method == "rules"
+    assert "div.post_content" in raw.reason
+    text = html_to_text(raw.body_html)
+    assert "责任编辑：林妍" in text
+    assert "相关文章" not in text and "日本扩大对华芯片设备出口限制" not in text
+    assert raw.image == "https://i.epoch.example/assets/uploads/2023/05/chip-600x400.jpeg"
+    assert raw.caption.startswith("2023年5月26日，美国和日本将发布")
+
+
+def test_rules_that_match_nothing_fall_back_to_generic():
+    raw = extract(page("zh_news"), ZH_URL, Rules(content="div.no_such_thing"))
+    assert raw.method == "generic"
+    assert "matched no text" in raw.reason
+    assert "路透社报导" in html_to_text(raw.body_html)
+
+
+# ---------------------------------------------------------------- feed path
+
+FULL_FEED = (
+    "<p>The city council voted eight to three on Tuesday night to approve a plan that will "
+    "turn a mile of abandoned industrial riverfront into a public park.</p>"
+    + "".join(
+        f"<p>Paragraph {i} of the feed's full text repeats the article's substance at length, "
+        "as feeds with content:encoded do.</p>"
+        for i in range(12)
+    )
+    + '<p><img src="/media/feed-photo.jpg"></p>'
+)
+
+
+def test_full_feed_content_is_used():
+    raw = extract(page("en_news"), EN_URL, feed_html=FULL_FEED)
+    assert raw.method == "feed"
+    assert "full article" in raw.reason
+    assert "Paragraph 11 of the feed" in raw.body_html
+    assert "https://news.example.com/media/feed-photo.jpg" in raw.body_html  # made absolute
+
+
+def test_short_feed_content_is_a_teaser():
+    teaser = "<p>The city council voted on Tuesday night to approve a plan for a park.</p>"
+    raw = extract(page("en_news"), EN_URL, feed_html=teaser)
+    assert raw.method == "generic"
+    assert "% of the page's" in raw.reason
+    assert "boardwalk" in html_to_text(raw.body_html)
+
+
+def test_feed_ending_in_read_more_is_a_teaser():
+    assert teaser_reason("Long enough text " * 100 + " Read more »", "short page") is not None
+    assert teaser_reason("正文很长的文章" * 100 + "……", "短") is not None
+    assert teaser_reason("The whole article " * 100, "The whole article " * 90) is None
+
+
+def test_feed_content_modes():
+    teaser = "<p>Only the start…</p>"
+    assert extract(page("en_news"), EN_URL, Rules(feed_content="always"), teaser).method == "feed"
+    never = extract(page("en_news"), EN_URL, Rules(feed_content="never"), FULL_FEED)
+    assert never.method == "generic" and "never" in never.reason
+    ruled = extract(page("zh_news"), ZH_URL, ZH_RULES, feed_html=FULL_FEED)
+    assert ruled.method == "rules"  # the selector comes first
+
+
+# ---------------------------------------------------------------- text
+
+
+def test_html_to_text_separates_paragraphs_with_blank_lines():
+    html = "<div><h2>Head</h2><p>One  two\nthree</p><ul><li>a</li><li>b</li></ul>x<br>y</div>"
+    assert html_to_text(html) == "Head\n\nOne two three\n\na\n\nb\n\nx\ny"
+    assert html_to_text("") == ""
+
+
+def test_empty_and_broken_pages_do_not_raise():
+    for html in ("", "   ", "<html>", "<p>tiny</p>", "\x00\x01garbage<<<>>>"):
+        raw = extract(html, "https://ex.example/")
+        assert raw.method == "generic"
+        assert isinstance(raw.body_html, str)
