@@ -17,6 +17,8 @@ emphasis, figures with captions.
 
 from __future__ import annotations
 
+import copy
+
 import lxml.html
 from lxml import etree
 
@@ -101,7 +103,7 @@ def _body(
 
 def _copy(doc: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
     # Later steps (captions, lead image) read the page as it was; work on a copy.
-    return lxml.html.document_fromstring(etree.tostring(doc, encoding="unicode"))
+    return copy.deepcopy(doc)
 
 
 def _normalise_fragment(html: str, url: str | None) -> str:

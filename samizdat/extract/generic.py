@@ -66,6 +66,8 @@ BLOCK_TAGS = frozenset(
     ]
 )
 _WS = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"[.!?。！？…\"”'’)）:：;；]$")
+_PUNCT = re.compile(r"[.!?。！？,，、;；]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 KEEP, IMAGE = "k", "i"
 MARK = "data-samizdat"
@@ -92,7 +94,9 @@ class Block:
         """Long enough and link-poor enough to be a paragraph of an article."""
         cjk = len(_CJK.findall(self.key))
         size = cjk * 3 + (len(self.key) - cjk)
-        return size >= 60 and self.link_density < 0.25
+        # Sentences end in punctuation; headlines of teaser cards don't.
+        sentence = bool(_SENTENCE_END.search(self.key)) or len(_PUNCT.findall(self.key)) >= 2
+        return size >= 60 and self.link_density < 0.25 and sentence
 
 
 def _own_text(el: etree._Element) -> tuple[str, int]:
@@ -109,7 +113,8 @@ def _own_text(el: etree._Element) -> tuple[str, int]:
             link += sum(len(_WS.sub("", a.text_content())) for a in anchors)
         parts.append(inner)
         parts.append(child.tail or "")
-    if el.tag == "a":
+    if el.tag == "a" or next(el.iterancestors("a"), None) is not None:
+        # A block wrapped in a link (teaser cards) is all link.
         link = len(_WS.sub("", "".join(parts)))
     return _WS.sub("", "".join(parts)), link
 
