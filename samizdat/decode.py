@@ -38,6 +38,10 @@ TOLERATED_ERROR_RATIO = 0.005
 # charset-normalizer's own default: above this "mess" ratio a decoding is considered garbage.
 MESS_THRESHOLD = 0.2
 
+# How much of a decoded page is stripped of markup to find that sample: bounds the cost on huge
+# pages, and a wrong decoding shows in the first ~100 KB as surely as anywhere.
+MESS_SCAN_CHARS = 100_000
+
 # Tried leniently when nothing else fits: the encodings of the sites this tool mirrors.
 FALLBACK_CODECS = ("gb18030", "big5hkscs")
 
@@ -197,7 +201,7 @@ def _is_mojibake(text: str) -> bool:
     """
     if text.isascii():
         return False
-    visible = _SPACES.sub(" ", _NOT_TEXT.sub(" ", text))
+    visible = _SPACES.sub(" ", _NOT_TEXT.sub(" ", text[:MESS_SCAN_CHARS]))
     sample = _non_ascii_window(visible, MESS_SAMPLE_CHARS)
     return mess_ratio(sample, MESS_THRESHOLD) >= MESS_THRESHOLD
 
