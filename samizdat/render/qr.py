@@ -10,6 +10,7 @@ for the same address on every run.
 from __future__ import annotations
 
 import io
+from types import ModuleType
 
 SCALE = 4  # pixels per module, as `qrencode -s 4` in the original pipeline
 BORDER = 2  # modules of quiet zone; phones read 2 fine off a screen, and the image stays small
@@ -25,14 +26,10 @@ def qr_png(data: str) -> bytes:
     return _zxing_png(zxingcpp, data)
 
 
-def _zxing_png(zxingcpp: object, data: str) -> bytes:
+def _zxing_png(zxingcpp: ModuleType, data: str) -> bytes:
     from PIL import Image
 
-    barcode = zxingcpp.create_barcode(  # type: ignore[attr-defined]
-        data,
-        zxingcpp.BarcodeFormat.QRCode,
-        ec_level=ERROR_LEVEL,  # type: ignore[attr-defined]
-    )
+    barcode = zxingcpp.create_barcode(data, zxingcpp.BarcodeFormat.QRCode, ec_level=ERROR_LEVEL)
     pixels = memoryview(barcode.to_image(scale=SCALE, add_quiet_zones=False))
     height, width = pixels.shape[0], pixels.shape[1]
     symbol = Image.frombytes("L", (width, height), pixels.tobytes())
