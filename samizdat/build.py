@@ -69,13 +69,18 @@ def build(config: Config, store: Store, *, full: bool = False) -> BuildResult:
     out = config.site.output
     out.mkdir(parents=True, exist_ok=True)
     live = {channel.id: store.articles(channel.id) for _, channel in config.channels()}
-    mirrored = {a.url: a.path for articles in live.values() for a in articles}
+    # An article listed by several channels links to the copy in the page's own channel.
+    mirrored: dict[str, str] = {}
+    for articles in live.values():
+        for a in articles:
+            mirrored.setdefault(a.url, a.path)
     qr_base = store.get_meta("render.qr_base")
     for source, channel in config.channels():
         articles = live[channel.id]
+        links = mirrored | {a.url: a.path for a in articles}
         for article in articles:
             if changed is None or (article.channel, article.slug) in changed:
-                result.pages += _write_page(config, out, article, mirrored)
+                result.pages += _write_page(config, out, article, links)
             png = f"{article.path}.png"
             if qr_base != config.site.base_url or not (out / png).exists():
                 result.qr_codes += write_if_changed(out, png, qr_png(public_url(config, article)))
@@ -88,7 +93,9 @@ def build(config: Config, store: Store, *, full: bool = False) -> BuildResult:
         if earlier not in files:
             result.removed += remove(out, earlier)
         result.removed += _remove_stale(out, channel.id, {a.slug for a in articles})
-    write_if_changed(out, "README.md", render_home(config, {c: len(a) for c, a in live.items()}, has_hot=False))
+    write_if_changed(
+        out, "README.md", render_home(config, {c: len(a) for c, a in live.items()}, has_hot=False)
+    )
 
     store.set_meta("render.epoch", current)
     store.set_meta("render.qr_base", config.site.base_url)
@@ -98,9 +105,15 @@ def build(config: Config, store: Store, *, full: bool = False) -> BuildResult:
 
 def _write_page(config: Config, out: Path, article: Article, mirrored: dict[str, str]) -> int:
     body = relink(
-        article.html, page_url=article.url, mirrored=mirrored, blocked=config.blocked, page_path=article.path
+        article.html,
+        page_url=article.url,
+        mirrored=mirrored,
+        blocked=config.blocked,
+        page_path=article.path,
     )
-    text = render_page(dataclasses.replace(article, html=body), config.site, public_url=public_url(config, article))
+    text = render_page(
+        dataclasses.replace(article, html=body), config.site, public_url=public_url(config, article)
+    )
     return int(write_if_changed(out, article.path, text))
 
 

@@ -21,8 +21,13 @@ from samizdat.errors import ConfigError, LockHeld, SamizdatError
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 config_option = click.option(
-    "-c", "--config", "config_path", default="samizdat.toml", show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path), help="The config file.",
+    "-c",
+    "--config",
+    "config_path",
+    default="samizdat.toml",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The config file.",
 )
 
 
@@ -45,7 +50,9 @@ def _errors(func: Callable[..., int | None]) -> Callable[..., None]:
         except KeyboardInterrupt:
             click.echo("samizdat: interrupted", err=True)
             code = 130
-        except Exception as e:  # a bug or an environment failure: say what, keep the trace in the log
+        except (
+            Exception
+        ) as e:  # a bug or an environment failure: say what, keep the trace in the log
             logging.getLogger("samizdat").debug("fatal error", exc_info=True)
             click.echo(f"samizdat: fatal: {type(e).__name__}: {e}", err=True)
             code = EXIT_FATAL
@@ -107,7 +114,9 @@ def build(config_path: Path) -> int:
             result = build_stage.build(config, store, full=True)
         finally:
             store.close()
-    click.echo(f"rendered {result.pages} pages, {result.qr_codes} QR codes, removed {result.removed} files")
+    click.echo(
+        f"rendered {result.pages} pages, {result.qr_codes} QR codes, removed {result.removed} files"
+    )
     return EXIT_OK
 
 
@@ -147,7 +156,11 @@ def status(config_path: Path) -> int:
 @main.command()
 @click.argument("url")
 @config_option
-@click.option("--source", "source_id", help="Use this source's rules (default: the source whose channels share the URL's host).")
+@click.option(
+    "--source",
+    "source_id",
+    help="Use this source's rules (default: the source whose channels share the URL's host).",
+)
 @_errors
 def check(url: str, config_path: Path, source_id: str | None) -> int:
     """Fetch one article URL and print what would be extracted."""
@@ -180,13 +193,18 @@ def init(directory: Path) -> int:
     target = directory / "samizdat.toml"
     if target.exists():
         raise SamizdatError(f"{target} exists; not overwriting it")
-    target.write_text(files("samizdat").joinpath("init_template.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    target.write_text(
+        files("samizdat").joinpath("init_template.toml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
     click.echo(f"wrote {target}; edit it, then run: samizdat -c {target} run")
     return EXIT_OK
 
 
 @main.command()
-@click.argument("directory", default="samizdat-demo", type=click.Path(file_okay=False, path_type=Path))
+@click.argument(
+    "directory", default="samizdat-demo", type=click.Path(file_okay=False, path_type=Path)
+)
 @_errors
 def demo(directory: Path) -> int:
     """Mirror the bundled sample news site, offline, into DIRECTORY."""

@@ -18,7 +18,22 @@ from samizdat.errors import ConfigError
 from samizdat.fetch import FetchSettings
 from samizdat.models import Rules
 
-CONVERSIONS = ("s2t", "t2s", "s2tw", "tw2s", "s2hk", "hk2s", "s2twp", "tw2sp", "t2tw", "t2hk", "t2jp", "jp2t", "hk2t", "tw2t")
+CONVERSIONS = (
+    "s2t",
+    "t2s",
+    "s2tw",
+    "tw2s",
+    "s2hk",
+    "hk2s",
+    "s2twp",
+    "tw2sp",
+    "t2tw",
+    "t2hk",
+    "t2jp",
+    "jp2t",
+    "hk2t",
+    "tw2t",
+)
 FEED_CONTENT = ("auto", "always", "never")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -68,7 +83,7 @@ class SourceConfig:
     id: str
     title: str
     channels: tuple[ChannelConfig, ...]
-    rules: Rules = Rules()
+    rules: Rules = field(default_factory=Rules)
     exclude_titles: tuple[str, ...] = ()
     refresh_titles: tuple[str, ...] = ()
 
@@ -134,7 +149,9 @@ class _Locator:
             if key:
                 self.lines.setdefault((*current, key.group(1).strip("\"'")), number)
 
-    def _resolve(self, names: list[str], counts: dict[tuple[Any, ...], int], *, array: bool) -> tuple[Any, ...]:
+    def _resolve(
+        self, names: list[str], counts: dict[tuple[Any, ...], int], *, array: bool
+    ) -> tuple[Any, ...]:
         # Parents that are arrays of tables resolve to their latest element, as in TOML.
         path: tuple[Any, ...] = ()
         for i, name in enumerate(names):
@@ -161,13 +178,22 @@ class _Locator:
 class _Reader:
     """Typed access to one table, raising ConfigError with file, line and dotted key."""
 
-    def __init__(self, loader: _Loader, data: dict[str, Any], path: tuple[Any, ...], known: set[str]) -> None:
+    def __init__(
+        self, loader: _Loader, data: dict[str, Any], path: tuple[Any, ...], known: set[str]
+    ) -> None:
         self.loader, self.data, self.path = loader, data, path
         for key in data:
             if key not in known:
                 loader.fail((*path, key), f"unknown key (known here: {', '.join(sorted(known))})")
 
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False) -> Any:
+    def get(
+        self,
+        key: str,
+        kind: type | tuple[type, ...],
+        default: Any = None,
+        *,
+        required: bool = False,
+    ) -> Any:
         if key not in self.data:
             if required:
                 self.loader.fail((*self.path, key), "is required")
@@ -175,7 +201,9 @@ class _Reader:
         value = self.data[key]
         # bool is an int in Python; a config that says `keep = true` is still wrong.
         if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
-            self.loader.fail((*self.path, key), f"must be {_kind_name(kind)}, not {type(value).__name__}")
+            self.loader.fail(
+                (*self.path, key), f"must be {_kind_name(kind)}, not {type(value).__name__}"
+            )
         return value
 
     def text(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
@@ -213,7 +241,14 @@ def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", list: "an array", dict: "a table", bool: "true or false"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        list: "an array",
+        dict: "a table",
+        bool: "true or false",
+    }
     return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
 
 
@@ -222,7 +257,9 @@ class _Loader:
         self.path, self.locator = path, _Locator(text)
 
     def fail(self, key_path: tuple[Any, ...], message: str) -> None:
-        dotted = ".".join(f"[{k + 1}]" if isinstance(k, int) else k for k in key_path).replace(".[", "[")
+        dotted = ".".join(f"[{k + 1}]" if isinstance(k, int) else k for k in key_path).replace(
+            ".[", "["
+        )
         raise ConfigError(str(self.path), self.locator.line(key_path), dotted, message)
 
     def table(self, data: dict[str, Any], key: str, known: set[str]) -> _Reader:
@@ -242,7 +279,9 @@ def load(path: str | Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(str(path), None, "file", "not found (write one with `samizdat init`)") from None
+        raise ConfigError(
+            str(path), None, "file", "not found (write one with `samizdat init`)"
+        ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), None, "file", f"cannot be read: {e}") from None
     return parse(text, path)
@@ -254,9 +293,13 @@ def parse(text: str, path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         match = re.search(r"line (\d+)", str(e))
-        raise ConfigError(str(path), int(match.group(1)) if match else None, "syntax", str(e)) from None
+        raise ConfigError(
+            str(path), int(match.group(1)) if match else None, "syntax", str(e)
+        ) from None
 
-    _Reader(loader, data, (), {"site", "links", "mirrors", "sources", "fetch", "publish", "counter"})
+    _Reader(
+        loader, data, (), {"site", "links", "mirrors", "sources", "fetch", "publish", "counter"}
+    )
     site = _site(loader, data)
     sources = _sources(loader, data)
     links = loader.table(data, "links", {"blocked"})
@@ -277,10 +320,23 @@ def _site(loader: _Loader, data: dict[str, Any]) -> SiteConfig:
     if "site" not in data:
         loader.fail(("site",), "the [site] table is required")
     t = loader.table(
-        data, "site",
-        {"title", "output", "state", "base_url", "counter_url", "image_base_url", "convert", "keep", "menu"},
+        data,
+        "site",
+        {
+            "title",
+            "output",
+            "state",
+            "base_url",
+            "counter_url",
+            "image_base_url",
+            "convert",
+            "keep",
+            "menu",
+        },
     )
-    t.check("convert", lambda v: v in ("", *CONVERSIONS), f"must be one of {', '.join(CONVERSIONS)}")
+    t.check(
+        "convert", lambda v: v in ("", *CONVERSIONS), f"must be one of {', '.join(CONVERSIONS)}"
+    )
     t.check("base_url", lambda v: re.match(r"^https?://", v) is not None, "must be an http(s) URL")
     menu = []
     for i, entry in enumerate(t.get("menu", list, [])):
@@ -304,11 +360,23 @@ def _site(loader: _Loader, data: dict[str, Any]) -> SiteConfig:
 def _sources(loader: _Loader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
     raw = data.get("sources")
     if not raw:
-        loader.fail(("sources",), "at least one [[sources]] table with one [[sources.channels]] is required")
+        loader.fail(
+            ("sources",), "at least one [[sources]] table with one [[sources.channels]] is required"
+        )
     if not isinstance(raw, list):
         loader.fail(("sources",), "must be an array of tables ([[sources]])")
-    known = {"id", "title", "exclude_titles", "refresh_titles", "content", "image", "caption", "remove",
-             "feed_content", "channels"}
+    known = {
+        "id",
+        "title",
+        "exclude_titles",
+        "refresh_titles",
+        "content",
+        "image",
+        "caption",
+        "remove",
+        "feed_content",
+        "channels",
+    }
     sources, source_ids, channel_ids = [], set(), set()
     for i, entry in enumerate(raw):
         t = _Reader(loader, entry, ("sources", i), known)
@@ -318,7 +386,9 @@ def _sources(loader: _Loader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
         if sid in source_ids:
             loader.fail(("sources", i, "id"), f"duplicate source id {sid!r}")
         source_ids.add(sid)
-        t.check("feed_content", lambda v: v in FEED_CONTENT, f"must be one of {', '.join(FEED_CONTENT)}")
+        t.check(
+            "feed_content", lambda v: v in FEED_CONTENT, f"must be one of {', '.join(FEED_CONTENT)}"
+        )
         for key in ("content", "image", "caption"):
             t.check(key, _valid_selector, "is not a valid CSS selector")
         rules = Rules(
@@ -334,35 +404,55 @@ def _sources(loader: _Loader, data: dict[str, Any]) -> tuple[SourceConfig, ...]:
         channels = []
         raw_channels = t.get("channels", list, [])
         if not raw_channels:
-            loader.fail(("sources", i, "channels"), f"source {sid!r} needs at least one [[sources.channels]]")
+            loader.fail(
+                ("sources", i, "channels"),
+                f"source {sid!r} needs at least one [[sources.channels]]",
+            )
         for j, ch in enumerate(raw_channels):
-            c = _Reader(loader, ch, ("sources", i, "channels", j), {"id", "title", "feed", "list", "items"})
+            c = _Reader(
+                loader, ch, ("sources", i, "channels", j), {"id", "title", "feed", "list", "items"}
+            )
             cid = c.text("id", required=True)
             where = ("sources", i, "channels", j)
             if not _ID.match(cid):
                 loader.fail((*where, "id"), "use letters, digits, '.', '_' and '-' only")
             if cid in channel_ids:
-                loader.fail((*where, "id"), f"duplicate channel id {cid!r} (ids are unique across the config)")
+                loader.fail(
+                    (*where, "id"),
+                    f"duplicate channel id {cid!r} (ids are unique across the config)",
+                )
             channel_ids.add(cid)
             feed, listing, items = c.text("feed"), c.text("list"), c.text("items")
             if bool(feed) == bool(listing):
-                loader.fail((*where, "feed" if feed else "id"), "a channel has either `feed` or `list`, not both or neither")
+                loader.fail(
+                    (*where, "feed" if feed else "id"),
+                    "a channel has either `feed` or `list`, not both or neither",
+                )
             if listing and not items:
-                loader.fail((*where, "items"), "a `list` channel needs `items`, the CSS selector of its article links")
+                loader.fail(
+                    (*where, "items"),
+                    "a `list` channel needs `items`, the CSS selector of its article links",
+                )
             if items and not listing:
                 loader.fail((*where, "items"), "`items` only applies to a `list` channel")
             c.check("items", _valid_selector, "is not a valid CSS selector")
             for key in ("feed", "list"):
-                c.check(key, lambda v: re.match(r"^(https?|file)://", v) is not None, "must be an http(s) URL")
+                c.check(
+                    key,
+                    lambda v: re.match(r"^(https?|file)://", v) is not None,
+                    "must be an http(s) URL",
+                )
             channels.append(ChannelConfig(cid, c.text("title", cid) or cid, feed, listing, items))
-        sources.append(SourceConfig(
-            id=sid,
-            title=t.text("title", sid) or sid,
-            channels=tuple(channels),
-            rules=rules,
-            exclude_titles=t.strings("exclude_titles"),
-            refresh_titles=t.strings("refresh_titles"),
-        ))
+        sources.append(
+            SourceConfig(
+                id=sid,
+                title=t.text("title", sid) or sid,
+                channels=tuple(channels),
+                rules=rules,
+                exclude_titles=t.strings("exclude_titles"),
+                refresh_titles=t.strings("refresh_titles"),
+            )
+        )
     return tuple(sources)
 
 
@@ -381,14 +471,32 @@ def _mirrors(loader: _Loader, data: dict[str, Any]) -> tuple[MirrorConfig, ...]:
         # A plain path is relative to the config file; URLs and scp-style remotes are kept as written.
         if not re.match(r"^[\w+.-]+://", remote) and not re.match(r"^[^/]+@[^/]+:", remote):
             remote = str(loader.relative(remote))
-        mirrors.append(MirrorConfig(name, remote, t.text("branch", "master"), t.text("base_url", "").rstrip("/")))
+        mirrors.append(
+            MirrorConfig(
+                name, remote, t.text("branch", "master"), t.text("base_url", "").rstrip("/")
+            )
+        )
     return tuple(mirrors)
 
 
 def _fetch(loader: _Loader, data: dict[str, Any]) -> FetchSettings:
     d = FetchSettings()
-    t = loader.table(data, "fetch", {"connect_timeout", "read_timeout", "total_timeout", "retries", "backoff",
-                                     "per_host", "max_connections", "max_bytes", "user_agent", "proxy"})
+    t = loader.table(
+        data,
+        "fetch",
+        {
+            "connect_timeout",
+            "read_timeout",
+            "total_timeout",
+            "retries",
+            "backoff",
+            "per_host",
+            "max_connections",
+            "max_bytes",
+            "user_agent",
+            "proxy",
+        },
+    )
     return FetchSettings(
         connect_timeout=t.number("connect_timeout", d.connect_timeout, minimum=0.1),
         read_timeout=t.number("read_timeout", d.read_timeout, minimum=0.1),

@@ -47,8 +47,12 @@ class CycleReport:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "new": self.new, "updated": self.updated, "excluded": self.excluded,
-            "purged": self.purged, "problems": self.problems, "commit": self.commit,
+            "new": self.new,
+            "updated": self.updated,
+            "excluded": self.excluded,
+            "purged": self.purged,
+            "problems": self.problems,
+            "commit": self.commit,
         }
 
 
@@ -82,7 +86,10 @@ def publish_output(config: Config, store: Store, report: CycleReport, reporter: 
     publish.ensure_repo(output)
     message = publish.commit_message(report.new, report.updated, report.purged, now())
     report.commit = publish.commit(
-        output, message, author_name=config.publish.author_name, author_email=config.publish.author_email
+        output,
+        message,
+        author_name=config.publish.author_name,
+        author_email=config.publish.author_email,
     )
     head = publish.head(output)
     if head is None:
@@ -90,12 +97,20 @@ def publish_output(config: Config, store: Store, report: CycleReport, reporter: 
     states = store.pushes()
     # A mirror that already has HEAD is not contacted: a no-op cycle pushes nothing, and a mirror
     # that failed last time is retried until it catches up.
-    due = [m for m in config.mirrors if states.get(m.name) is None or states[m.name].last_commit != head]
+    due = [
+        m
+        for m in config.mirrors
+        if states.get(m.name) is None or states[m.name].last_commit != head
+    ]
     for result in publish.push_all(output, due, timeout=config.publish.push_timeout):
         report.pushes.append(result)
-        store.record_push(result.mirror, ok=result.ok, commit=head if result.ok else None, error=result.error)
+        store.record_push(
+            result.mirror, ok=result.ok, commit=head if result.ok else None, error=result.error
+        )
         if result.ok:
-            reporter.info(f"pushed to {result.mirror}" if result.pushed else f"{result.mirror} is up to date")
+            reporter.info(
+                f"pushed to {result.mirror}" if result.pushed else f"{result.mirror} is up to date"
+            )
         else:
             report.problems.append(f"mirror {result.mirror}: {result.error}")
             reporter.warn(f"mirror {result.mirror}: {result.error}")
@@ -125,7 +140,9 @@ class _Work:
         try:
             listed = await self.discover(source, channel)
         except (FetchError, SourceError) as e:
-            self.problem(f"{channel.id}: {channel.url}: {e.reason if isinstance(e, FetchError) else e}")
+            self.problem(
+                f"{channel.id}: {channel.url}: {e.reason if isinstance(e, FetchError) else e}"
+            )
             return
         if listed is None:  # not modified since the last complete read
             return
@@ -164,10 +181,14 @@ class _Work:
             items = parse_feed(response.content, response.url, source=source.id, channel=channel.id)
         else:
             assert channel.items is not None  # config guarantees it for list channels
-            items = parse_list(response.text(), response.url, channel.items, source=source.id, channel=channel.id)
+            items = parse_list(
+                response.text(), response.url, channel.items, source=source.id, channel=channel.id
+            )
         return items, (response.etag, response.last_modified)
 
-    def select(self, source: SourceConfig, items: list[Item], known: dict[str, Known]) -> list[Item]:
+    def select(
+        self, source: SourceConfig, items: list[Item], known: dict[str, Known]
+    ) -> list[Item]:
         """The items to fetch: new ones, changed ones and those marked for refresh."""
         todo = []
         for item in items:
@@ -179,7 +200,9 @@ class _Work:
                 todo.append(item)
             elif seen.purged:
                 continue
-            elif seen.fingerprint != item.fingerprint or any(m in item.title for m in source.refresh_titles):
+            elif seen.fingerprint != item.fingerprint or any(
+                m in item.title for m in source.refresh_titles
+            ):
                 todo.append(item)
         return todo
 
@@ -188,7 +211,11 @@ class _Work:
         try:
             response = await self.fetcher.get(item.url)
             extracted: Extracted = await self.pool.run(
-                response.text(), response.url, source.rules, item.content_html, self.config.site.convert
+                response.text(),
+                response.url,
+                source.rules,
+                item.content_html,
+                self.config.site.convert,
             )
             if not extracted.text.strip():
                 raise SkipItem("no article text found on the page")
@@ -207,7 +234,12 @@ class _Work:
         return False
 
     def save(
-        self, source: SourceConfig, item: Item, extracted: Extracted, slug: str, existing: Known | None
+        self,
+        source: SourceConfig,
+        item: Item,
+        extracted: Extracted,
+        slug: str,
+        existing: Known | None,
     ) -> None:
         # A feed's title is the editor's; a list page's link text may be shortened, so the
         # page's own title wins there.
@@ -229,11 +261,16 @@ class _Work:
         if existing:
             old = self.store.article(item.channel, slug)
             if old and (old.title, old.html, old.image, old.caption) == (
-                article.title, article.html, article.image, article.caption
+                article.title,
+                article.html,
+                article.image,
+                article.caption,
             ):
                 self.store.touch(item.channel, item.url, item.fingerprint)
                 return
-        is_new = self.store.save(article, source=source.id, fingerprint=item.fingerprint, method=extracted.method)
+        is_new = self.store.save(
+            article, source=source.id, fingerprint=item.fingerprint, method=extracted.method
+        )
         if is_new:
             self.report.new += 1
         else:

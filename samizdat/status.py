@@ -34,7 +34,9 @@ def status_text(config: Config) -> str:
         failures = store.failures()
         lines.append(f"failing items: {len(failures)}")
         for f in failures[:50]:
-            lines.append(f"  {f.channel}: {f.url}: {f.reason} ({f.attempts} attempts, last {f.last_failed:%Y-%m-%d %H:%M})")
+            lines.append(
+                f"  {f.channel}: {f.url}: {f.reason} ({f.attempts} attempts, last {f.last_failed:%Y-%m-%d %H:%M})"
+            )
         pushes = store.pushes()
         lines.append(f"mirrors: {len(config.mirrors)}")
         for mirror in config.mirrors:

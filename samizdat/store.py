@@ -143,6 +143,12 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @contextmanager
     def atomic(self) -> Iterator[sqlite3.Connection]:
         """A transaction; nested calls become savepoints, so helpers compose."""
@@ -184,7 +190,9 @@ class Store:
         return {r["url"]: Known(r["slug"], r["fingerprint"], bool(r["purged"])) for r in rows}
 
     def slugs(self, channel: str) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT slug FROM articles WHERE channel = ?", (channel,))}
+        return {
+            r[0] for r in self.db.execute("SELECT slug FROM articles WHERE channel = ?", (channel,))
+        }
 
     def save(self, article: Article, *, source: str, fingerprint: str, method: str) -> bool:
         """Insert or update one article; return True when it is new. Clears its failure record.
@@ -193,32 +201,62 @@ class Store:
         stamp = _iso(now())
         with self.atomic() as db:
             old = db.execute(
-                "SELECT slug FROM articles WHERE channel = ? AND url = ?", (article.channel, article.url)
+                "SELECT slug FROM articles WHERE channel = ? AND url = ?",
+                (article.channel, article.url),
             ).fetchone()
             if old is None:
                 db.execute(
                     """INSERT INTO articles (channel, slug, url, source, title, html, text, published,
                            first_seen, updated, image, caption, author, position, fingerprint, method)
                        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                    (article.channel, article.slug, article.url, source, article.title, article.html,
-                     article.text, _iso(article.published), stamp, stamp, article.image, article.caption,
-                     article.author, article.position, fingerprint, method),
+                    (
+                        article.channel,
+                        article.slug,
+                        article.url,
+                        source,
+                        article.title,
+                        article.html,
+                        article.text,
+                        _iso(article.published),
+                        stamp,
+                        stamp,
+                        article.image,
+                        article.caption,
+                        article.author,
+                        article.position,
+                        fingerprint,
+                        method,
+                    ),
                 )
             else:
                 db.execute(
                     """UPDATE articles SET title = ?, html = ?, text = ?, updated = ?, image = ?,
                            caption = ?, author = ?, fingerprint = ?, method = ?
                        WHERE channel = ? AND url = ?""",
-                    (article.title, article.html, article.text, stamp, article.image, article.caption,
-                     article.author, fingerprint, method, article.channel, article.url),
+                    (
+                        article.title,
+                        article.html,
+                        article.text,
+                        stamp,
+                        article.image,
+                        article.caption,
+                        article.author,
+                        fingerprint,
+                        method,
+                        article.channel,
+                        article.url,
+                    ),
                 )
-            db.execute("DELETE FROM failures WHERE channel = ? AND url = ?", (article.channel, article.url))
+            db.execute(
+                "DELETE FROM failures WHERE channel = ? AND url = ?", (article.channel, article.url)
+            )
         return old is None
 
     def touch(self, channel: str, url: str, fingerprint: str) -> None:
         """Record a changed listing whose article did not change, so it is not fetched again."""
         self.db.execute(
-            "UPDATE articles SET fingerprint = ? WHERE channel = ? AND url = ?", (fingerprint, channel, url)
+            "UPDATE articles SET fingerprint = ? WHERE channel = ? AND url = ?",
+            (fingerprint, channel, url),
         )
 
     def articles(self, channel: str | None = None) -> list[Article]:
@@ -240,9 +278,17 @@ class Store:
     @staticmethod
     def _article(r: sqlite3.Row) -> Article:
         return Article(
-            channel=r["channel"], slug=r["slug"], url=r["url"], title=r["title"], html=r["html"],
-            text=r["text"], published=_parse(r["published"]), image=r["image"], caption=r["caption"],
-            author=r["author"], position=r["position"],
+            channel=r["channel"],
+            slug=r["slug"],
+            url=r["url"],
+            title=r["title"],
+            html=r["html"],
+            text=r["text"],
+            published=_parse(r["published"]),
+            image=r["image"],
+            caption=r["caption"],
+            author=r["author"],
+            position=r["position"],
         )
 
     def purge(self, channel: str, keep: int) -> list[str]:
@@ -269,7 +315,9 @@ class Store:
         return {(r[0], r[1]) for r in rows}
 
     def counts(self) -> dict[str, int]:
-        rows = self.db.execute("SELECT channel, count(*) FROM articles WHERE purged = 0 GROUP BY channel")
+        rows = self.db.execute(
+            "SELECT channel, count(*) FROM articles WHERE purged = 0 GROUP BY channel"
+        )
         return {r[0]: r[1] for r in rows}
 
     def url_index(self) -> dict[str, Article]:
@@ -298,7 +346,14 @@ class Store:
     def failures(self) -> list[Failure]:
         rows = self.db.execute("SELECT * FROM failures ORDER BY last_failed DESC, channel, url")
         return [
-            Failure(r["channel"], r["url"], r["title"], r["reason"], r["attempts"], _parse(r["last_failed"]))
+            Failure(
+                r["channel"],
+                r["url"],
+                r["title"],
+                r["reason"],
+                r["attempts"],
+                _parse(r["last_failed"]),
+            )
             for r in rows
         ]
 
@@ -310,7 +365,9 @@ class Store:
     # ------------------------------------------------------------------ feed validators
 
     def validators(self, url: str) -> tuple[str | None, str | None]:
-        row = self.db.execute("SELECT etag, last_modified FROM validators WHERE url = ?", (url,)).fetchone()
+        row = self.db.execute(
+            "SELECT etag, last_modified FROM validators WHERE url = ?", (url,)
+        ).fetchone()
         return (row["etag"], row["last_modified"]) if row else (None, None)
 
     def set_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:

@@ -27,8 +27,23 @@ HOSTILE = """
 def test_nothing_executable_survives() -> None:
     out = clean_body(HOSTILE, base_url="https://news.example/a/b.htm")
     lower = out.lower()
-    for bad in ("<script", "<style", "<iframe", "<form", "<input", "<button", "<svg", "<object", "<embed",
-                "onclick", "onerror", "onmouseover", "javascript:", "data:text", "style="):
+    for bad in (
+        "<script",
+        "<style",
+        "<iframe",
+        "<form",
+        "<input",
+        "<button",
+        "<svg",
+        "<object",
+        "<embed",
+        "onclick",
+        "onerror",
+        "onmouseover",
+        "javascript:",
+        "data:text",
+        "style=",
+    ):
         assert bad not in lower, bad
     assert "alert(" not in out  # script content goes with the script
     assert "frame text" not in out
@@ -39,7 +54,18 @@ def test_structure_is_kept_and_headings_shift_below_the_title() -> None:
     doc = lxml.html.fragment_fromstring(out, create_parent="div")
     assert [h.tag for h in doc.iter("h4", "h5", "h6")] == ["h4", "h4", "h5"]
     assert not doc.xpath("//h1|//h2|//h3")
-    for tag in ("ul", "li", "blockquote", "table", "th", "td", "figure", "figcaption", "em", "strong"):
+    for tag in (
+        "ul",
+        "li",
+        "blockquote",
+        "table",
+        "th",
+        "td",
+        "figure",
+        "figcaption",
+        "em",
+        "strong",
+    ):
         assert doc.xpath(f"//{tag}"), tag
     assert doc.xpath("//td/@colspan") == ["2"]
     assert not doc.xpath("//p[not(normalize-space()) and not(.//img)]")  # empty paragraphs dropped
@@ -52,7 +78,10 @@ def test_relative_urls_become_absolute() -> None:
 
 
 def test_opencc_conversion_of_text_not_urls() -> None:
-    out = clean_body('<p>汉字<a href="https://x.example/汉字.html">发展</a></p><img alt="头发" src="a.jpg">', convert="s2t")
+    out = clean_body(
+        '<p>汉字<a href="https://x.example/汉字.html">发展</a></p><img alt="头发" src="a.jpg">',
+        convert="s2t",
+    )
     assert "漢字" in out and "發展" in out and "頭髮" in out
     assert 'href="https://x.example/%E6%B1%89%E5%AD%97.html"' in out  # the URL is not converted
     assert convert_text("简体中文", "s2t") == "簡體中文"

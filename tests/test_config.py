@@ -81,7 +81,10 @@ def test_boolean_is_not_an_integer(tmp_path: Path) -> None:
 
 
 def test_duplicate_channel_ids_across_sources(tmp_path: Path) -> None:
-    text = MINIMAL + '\n[[sources]]\nid = "other"\n\n  [[sources.channels]]\n  id = "nsc413"\n  feed = "https://a.example/f.xml"\n'
+    text = (
+        MINIMAL
+        + '\n[[sources]]\nid = "other"\n\n  [[sources.channels]]\n  id = "nsc413"\n  feed = "https://a.example/f.xml"\n'
+    )
     e = error(tmp_path, text)
     assert e.key == "sources[2].channels[1].id"
     assert e.line == 17
@@ -96,25 +99,39 @@ def test_duplicate_channel_ids_across_sources(tmp_path: Path) -> None:
     ],
 )
 def test_channel_needs_exactly_one_of_feed_and_list(tmp_path: Path, channel: str) -> None:
-    text = MINIMAL.replace('  id = "nsc413"\n  feed = "https://www.example-news.com/gb/nsc413.xml"\n', channel)
+    text = MINIMAL.replace(
+        '  id = "nsc413"\n  feed = "https://www.example-news.com/gb/nsc413.xml"\n', channel
+    )
     e = error(tmp_path, text)
     assert "either `feed` or `list`" in str(e)
     assert e.line is not None and e.line >= 10
 
 
 def test_list_channel_needs_items_selector(tmp_path: Path) -> None:
-    text = MINIMAL.replace('feed = "https://www.example-news.com/gb/nsc413.xml"', 'list = "https://a.example/l"')
+    text = MINIMAL.replace(
+        'feed = "https://www.example-news.com/gb/nsc413.xml"', 'list = "https://a.example/l"'
+    )
     assert error(tmp_path, text).key == "sources[1].channels[1].items"
 
 
 def test_missing_required_keys(tmp_path: Path) -> None:
-    assert error(tmp_path, MINIMAL.replace('base_url = "https://github.com/o/r/blob/master"\n', "")).key == "site.base_url"
+    assert (
+        error(
+            tmp_path, MINIMAL.replace('base_url = "https://github.com/o/r/blob/master"\n', "")
+        ).key
+        == "site.base_url"
+    )
     no_sources = MINIMAL.split("[[sources]]")[0]
     assert error(tmp_path, no_sources).key == "sources"
 
 
 def test_bad_values(tmp_path: Path) -> None:
-    assert error(tmp_path, MINIMAL.replace('output = "mirror"', 'output = "mirror"\nconvert = "x2y"')).key == "site.convert"
+    assert (
+        error(
+            tmp_path, MINIMAL.replace('output = "mirror"', 'output = "mirror"\nconvert = "x2y"')
+        ).key
+        == "site.convert"
+    )
     e = error(tmp_path, MINIMAL.replace('id = "epoch"', 'id = "epoch"\ncontent = "div[["'))
     assert e.key == "sources[1].content" and "CSS selector" in str(e)
     e = error(tmp_path, MINIMAL.replace('id = "epoch"', 'id = "epoch"\nfeed_content = "sometimes"'))
@@ -132,7 +149,10 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_mirror_paths_resolve_against_the_config(tmp_path: Path) -> None:
-    text = MINIMAL + '\n[[mirrors]]\nname = "a"\nremote = "remote.git"\n\n[[mirrors]]\nname = "b"\nremote = "git@github.com:o/r.git"\nbase_url = "https://gitlab.com/o/r/-/blob/master/"\n'
+    text = (
+        MINIMAL
+        + '\n[[mirrors]]\nname = "a"\nremote = "remote.git"\n\n[[mirrors]]\nname = "b"\nremote = "git@github.com:o/r.git"\nbase_url = "https://gitlab.com/o/r/-/blob/master/"\n'
+    )
     config = load(write(tmp_path, text))
     assert config.mirrors[0].remote == str((tmp_path / "remote.git").resolve())
     assert config.mirrors[0].branch == "master"
@@ -141,7 +161,9 @@ def test_mirror_paths_resolve_against_the_config(tmp_path: Path) -> None:
 
 
 def test_fetch_table_keys(tmp_path: Path) -> None:
-    text = MINIMAL + '\n[fetch]\nper_host = 8\nproxy = "socks5://127.0.0.1:1080"\nread_timeout = 5\n'
+    text = (
+        MINIMAL + '\n[fetch]\nper_host = 8\nproxy = "socks5://127.0.0.1:1080"\nread_timeout = 5\n'
+    )
     fetch = load(write(tmp_path, text)).fetch
     assert (fetch.per_host, fetch.proxy, fetch.read_timeout) == (8, "socks5://127.0.0.1:1080", 5.0)
     e = error(tmp_path, MINIMAL + "\n[fetch]\nper_host = 0\n")

@@ -71,24 +71,40 @@ def test_fingerprint_changes_when_the_entry_changes() -> None:
     before = parse_feed(text, "https://www.example-news.com/x.xml", source="s", channel="c")[0]
     after = parse_feed(
         text.replace("两国".encode(), b"x").replace("他们希望".encode(), "他们不希望".encode()),
-        "https://www.example-news.com/x.xml", source="s", channel="c",
+        "https://www.example-news.com/x.xml",
+        source="s",
+        channel="c",
     )[0]
     assert before.fingerprint != after.fingerprint
 
 
 def test_list_page_links_resolved_deduplicated_in_order() -> None:
     html = (DATA / "list.html").read_text(encoding="utf-8")
-    items = parse_list(html, "https://www.example-tv.com/gb/prog1", "div.list_wrapper div.one_post a.title", source="s", channel="c")
+    items = parse_list(
+        html,
+        "https://www.example-tv.com/gb/prog1",
+        "div.list_wrapper div.one_post a.title",
+        source="s",
+        channel="c",
+    )
     assert [(i.url, i.title) for i in items] == [
         ("https://www.example-tv.com/gb/2024/05/01/a1.html", "中共 两会 内幕"),
         ("https://www.example-tv.com/gb/2024/05/01/a2.html", "第二篇"),
     ]
     assert all(not i.from_feed for i in items)
     # A selector that matches containers finds the link inside them.
-    wrapped = parse_list(html, "https://www.example-tv.com/gb/prog1", "div.one_post", source="s", channel="c")
+    wrapped = parse_list(
+        html, "https://www.example-tv.com/gb/prog1", "div.one_post", source="s", channel="c"
+    )
     assert len(wrapped) == 2
 
 
 def test_list_selector_matching_nothing_is_reported() -> None:
     with pytest.raises(SourceError, match="matched nothing"):
-        parse_list("<html><body><p>x</p></body></html>", "https://a.example/", "a.headline", source="s", channel="c")
+        parse_list(
+            "<html><body><p>x</p></body></html>",
+            "https://a.example/",
+            "a.headline",
+            source="s",
+            channel="c",
+        )

@@ -14,10 +14,18 @@ from samizdat.store import MIGRATIONS, Store
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
 
-def art(slug: str, hours: int = 0, position: int = 0, title: str | None = None, channel: str = "c") -> Article:
+def art(
+    slug: str, hours: int = 0, position: int = 0, title: str | None = None, channel: str = "c"
+) -> Article:
     return Article(
-        channel=channel, slug=slug, url=f"https://a.example/{slug}.htm", title=title or slug,
-        html=f"<p>{slug}</p>", text=slug, published=T0 + timedelta(hours=hours), position=position,
+        channel=channel,
+        slug=slug,
+        url=f"https://a.example/{slug}.htm",
+        title=title or slug,
+        html=f"<p>{slug}</p>",
+        text=slug,
+        published=T0 + timedelta(hours=hours),
+        position=position,
     )
 
 
@@ -50,7 +58,11 @@ def test_update_keeps_place_and_slug(store: Store) -> None:
     updated = art("n1", hours=-100, title="n1 （更新）")
     assert store.save(updated, source="s", fingerprint="2", method="feed") is False
     first = store.articles("c")[0]
-    assert (first.slug, first.title, first.published) == ("n1", "n1 （更新）", T0 + timedelta(hours=3))
+    assert (first.slug, first.title, first.published) == (
+        "n1",
+        "n1 （更新）",
+        T0 + timedelta(hours=3),
+    )
     assert store.known("c")["https://a.example/n1.htm"].fingerprint == "2"
 
 

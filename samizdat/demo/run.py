@@ -52,21 +52,29 @@ def run_demo(directory: Path) -> int:
     if not remote.exists():
         subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
     with as_file(files("samizdat.demo").joinpath("site")) as root, _server(Path(root)) as server:
-        sources = (Path(root) / "sources.toml").read_text(encoding="utf-8").replace("{{BASE}}", server.base_url)
+        sources = (
+            (Path(root) / "sources.toml")
+            .read_text(encoding="utf-8")
+            .replace("{{BASE}}", server.base_url)
+        )
         path = directory / "samizdat.toml"
         path.write_text(CONFIG.format(base=server.base_url, sources=sources), encoding="utf-8")
         cfg = config.load(path)
         with Reporter() as reporter:
             report = pipeline.run(cfg, reporter)
     click.echo(f"\nsamizdat demo: mirrored the sample site served on {server.base_url}")
-    click.echo(f"  {report.new} new articles, {report.updated} updated, {report.excluded} excluded by title")
+    click.echo(
+        f"  {report.new} new articles, {report.updated} updated, {report.excluded} excluded by title"
+    )
     for source, channel in cfg.channels():
         folder = cfg.site.output / "pages" / channel.id
         pages = sorted(folder.glob("*.md")) if folder.is_dir() else []
         click.echo(f"  {source.id}/{channel.id}: {len(pages)} pages in {folder}")
     click.echo(f"  config:  {path}")
     click.echo(f"  home:    {cfg.site.output / 'README.md'}")
-    click.echo(f"  remote:  {remote} (a bare git repository; `git clone {remote}` to see what readers get)")
+    click.echo(
+        f"  remote:  {remote} (a bare git repository; `git clone {remote}` to see what readers get)"
+    )
     if report.problems:
         click.echo(f"  problems ({len(report.problems)}):")
         for line in report.problems:

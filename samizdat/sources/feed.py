@@ -63,7 +63,11 @@ def parse_feed(content: bytes, url: str, *, source: str, channel: str) -> list[I
 
 def _link(entry: Any, feed_url: str) -> str | None:
     candidates = [entry.get("link")]
-    candidates += [l.get("href") for l in entry.get("links", []) if l.get("rel") in (None, "alternate")]
+    candidates += [
+        link.get("href")
+        for link in entry.get("links", [])
+        if link.get("rel") in (None, "alternate")
+    ]
     guid = entry.get("id")
     if guid and entry.get("guidislink"):
         candidates.append(guid)
@@ -108,7 +112,10 @@ def _date(entry: Any) -> datetime | None:
 def _image(entry: Any, feed_url: str) -> str | None:
     for media in list(entry.get("media_content", [])) + list(entry.get("media_thumbnail", [])):
         href = media.get("url")
-        if href and (media.get("medium") in (None, "image") or str(media.get("type", "")).startswith("image/")):
+        if href and (
+            media.get("medium") in (None, "image")
+            or str(media.get("type", "")).startswith("image/")
+        ):
             return urljoin(feed_url, href)
     for enclosure in entry.get("enclosures", []):
         if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
