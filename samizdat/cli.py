@@ -20,15 +20,29 @@ from samizdat.errors import ConfigError, LockHeld, SamizdatError
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
-config_option = click.option(
-    "-c",
-    "--config",
-    "config_path",
-    default="samizdat.toml",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The config file.",
-)
+DEFAULT_CONFIG = Path("samizdat.toml")
+
+
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path:
+    """`-c` works before the command (`samizdat -c x run`) and after it (`samizdat run -c x`)."""
+    root = ctx.find_root()
+    if value is not None:
+        if ctx is root:
+            root.meta["samizdat.config"] = value
+        return value
+    return root.meta.get("samizdat.config") or DEFAULT_CONFIG
+
+
+def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        default=None,
+        callback=_remember_config,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The config file [default: ./samizdat.toml].",
+    )(func)
 
 
 def _errors(func: Callable[..., int | None]) -> Callable[..., None]:
@@ -50,9 +64,7 @@ def _errors(func: Callable[..., int | None]) -> Callable[..., None]:
         except KeyboardInterrupt:
             click.echo("samizdat: interrupted", err=True)
             code = 130
-        except (
-            Exception
-        ) as e:  # a bug or an environment failure: say what, keep the trace in the log
+        except Exception as e:  # a bug or the environment: say what; the trace goes to the log
             logging.getLogger("samizdat").debug("fatal error", exc_info=True)
             click.echo(f"samizdat: fatal: {type(e).__name__}: {e}", err=True)
             code = EXIT_FATAL
@@ -70,7 +82,17 @@ def _load(path: Path) -> Any:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="samizdat")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
-def main(quiet: bool) -> None:
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    default=None,
+    callback=_remember_config,
+    is_eager=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The config file [default: ./samizdat.toml].",
+)
+def main(quiet: bool, config_path: Path) -> None:
     """Mirror news from blocked sites into git repositories of Markdown pages and a static site."""
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
