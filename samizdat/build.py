@@ -41,6 +41,7 @@ def epoch(config: Config) -> str:
     shape = {
         "version": __version__,
         "base_url": site.base_url,
+        "mirrors": [(m.name, m.base_url) for m in config.mirrors],
         "counter_url": site.counter_url,
         "image_base_url": site.image_base_url,
         "menu": [(m.title, m.url) for m in site.menu],

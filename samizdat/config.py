@@ -92,6 +92,7 @@ class SourceConfig:
 class PublishConfig:
     index_size: int = 100  # lines on indexes/<channel>.md; the rest go to <channel>-earlier.md
     push_timeout: float = 120.0  # seconds before a hung `git push` is ended
+    squash_after: int = 0  # rewrite history to one fresh root commit beyond this many; 0 = never
     author_name: str = "samizdat"
     author_email: str = "samizdat@localhost"
 
@@ -513,10 +514,15 @@ def _fetch(loader: _Loader, data: dict[str, Any]) -> FetchSettings:
 
 def _publish(loader: _Loader, data: dict[str, Any]) -> PublishConfig:
     d = PublishConfig()
-    t = loader.table(data, "publish", {"index_size", "push_timeout", "author_name", "author_email"})
+    t = loader.table(
+        data,
+        "publish",
+        {"index_size", "push_timeout", "squash_after", "author_name", "author_email"},
+    )
     return PublishConfig(
         index_size=t.integer("index_size", d.index_size, minimum=1),
         push_timeout=t.number("push_timeout", d.push_timeout, minimum=1),
+        squash_after=t.integer("squash_after", d.squash_after),
         author_name=t.text("author_name", d.author_name),
         author_email=t.text("author_email", d.author_email),
     )

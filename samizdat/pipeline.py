@@ -82,15 +82,18 @@ def run(config: Config, reporter: Reporter) -> CycleReport:
 def publish_output(config: Config, store: Store, report: CycleReport, reporter: Reporter) -> None:
     """Commit the output (when it changed) and push to every mirror that lacks the commit."""
     reporter.stage("Publishing")
-    output = config.site.output
+    output, settings = config.site.output, config.publish
     publish.ensure_repo(output)
     message = publish.commit_message(report.new, report.updated, report.purged, now())
-    report.commit = publish.commit(
-        output,
-        message,
-        author_name=config.publish.author_name,
-        author_email=config.publish.author_email,
-    )
+    identity = {"author_name": settings.author_name, "author_email": settings.author_email}
+    report.commit = publish.commit(output, message, **identity)
+    if (
+        report.commit
+        and settings.squash_after
+        and publish.commit_count(output) > settings.squash_after
+    ):
+        report.commit = publish.squash(output, f"{message} (history squashed)", **identity)
+        reporter.info(f"history squashed to one commit ({settings.squash_after} reached)")
     head = publish.head(output)
     if head is None:
         return
@@ -102,7 +105,15 @@ def publish_output(config: Config, store: Store, report: CycleReport, reporter: 
         for m in config.mirrors
         if states.get(m.name) is None or states[m.name].last_commit != head
     ]
-    for result in publish.push_all(output, due, timeout=config.publish.push_timeout):
+    # After a squash, what a mirror holds is no ancestor of HEAD: replace it, but only if it
+    # still holds what samizdat pushed there (a lease), never someone else's commits.
+    leases = {
+        m.name: last
+        for m in due
+        if (last := states[m.name].last_commit if m.name in states else None)
+        and not publish.is_ancestor(output, last)
+    }
+    for result in publish.push_all(output, due, timeout=settings.push_timeout, leases=leases):
         report.pushes.append(result)
         store.record_push(
             result.mirror, ok=result.ok, commit=head if result.ok else None, error=result.error

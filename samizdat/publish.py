@@ -15,7 +15,7 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -112,21 +112,27 @@ def commit(output: Path, message: str, *, author_name: str, author_email: str) -
     _git(output, "add", "--all")
     if _git(output, "diff", "--cached", "--quiet", check=False).returncode == 0:
         return None
-    identity = {
-        "GIT_AUTHOR_NAME": author_name,
-        "GIT_AUTHOR_EMAIL": author_email,
-        "GIT_COMMITTER_NAME": author_name,
-        "GIT_COMMITTER_EMAIL": author_email,
-    }
+    identity = _identity(author_name, author_email)
     _git(output, "commit", "--quiet", "--no-verify", "--file", "-", stdin=message, env=identity)
     return _git(output, "rev-parse", "HEAD").stdout.strip()
+
+
+def _identity(name: str, email: str) -> dict[str, str]:
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }
 
 
 def head(output: Path) -> str | None:
     """The output's current commit, or None before the first one."""
     if not (output / ".git").exists():
         return None
-    return _git(output, "rev-parse", "--verify", "--quiet", "HEAD", check=False).stdout.strip() or None
+    return (
+        _git(output, "rev-parse", "--verify", "--quiet", "HEAD", check=False).stdout.strip() or None
+    )
 
 
 def _clear_stale_index_lock(output: Path) -> None:
@@ -175,15 +181,58 @@ def _environment(extra: dict[str, str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- push
 
 
-def push_all(output: Path, mirrors: Sequence[MirrorConfig], *, timeout: float) -> list[PushResult]:
+def push_all(
+    output: Path,
+    mirrors: Sequence[MirrorConfig],
+    *,
+    timeout: float,
+    leases: Mapping[str, str] | None = None,
+) -> list[PushResult]:
     """Push HEAD to `refs/heads/<branch>` of every mirror in parallel; one result per mirror,
-    in the order given. Never forces: a non-fast-forward is reported as that mirror's error."""
+    in the order given. Never forces blindly: a non-fast-forward is reported as that mirror's
+    error, except for a mirror in `leases` (name → the commit samizdat last pushed there), which
+    is replaced only if it still holds exactly that commit (after `squash` rewrote history)."""
     if not mirrors:
         return []
     env = _environment(_ssh_settings(output, timeout))
+    leases = leases or {}
     with ThreadPoolExecutor(max_workers=len(mirrors), thread_name_prefix="push") as pool:
-        futures = [pool.submit(_push_one, output, m, timeout, env) for m in mirrors]
+        futures = [
+            pool.submit(_push_one, output, m, timeout, env, leases.get(m.name)) for m in mirrors
+        ]
         return [f.result() for f in futures]
+
+
+def is_ancestor(output: Path, commit: str, of: str = "HEAD") -> bool:
+    """True when `commit` is in the history of `of` (False when it is unknown, e.g. squashed away)."""
+    return _git(output, "merge-base", "--is-ancestor", commit, of, check=False).returncode == 0
+
+
+def commit_count(output: Path) -> int:
+    proc = _git(output, "rev-list", "--count", "HEAD", check=False)
+    return int(proc.stdout.strip() or 0) if proc.returncode == 0 else 0
+
+
+def squash(output: Path, message: str, *, author_name: str, author_email: str) -> str:
+    """Replace the history with one root commit holding the current tree; return its id.
+
+    The output's .git then holds only what the tree needs (old objects are pruned), and mirrors
+    receive the new root with a lease on what they held, so clones stay bounded."""
+    tree = _git(output, "rev-parse", "HEAD^{tree}").stdout.strip()
+    root = _git(
+        output,
+        "commit-tree",
+        tree,
+        "-F",
+        "-",
+        stdin=message,
+        env=_identity(author_name, author_email),
+    )
+    new = root.stdout.strip()
+    _git(output, "reset", "--soft", new)
+    _git(output, "reflog", "expire", "--expire=now", "--all")
+    _git(output, "gc", "--prune=now", "--quiet")
+    return new
 
 
 def _ssh_settings(output: Path, timeout: float) -> dict[str, str]:
@@ -198,7 +247,7 @@ def _ssh_settings(output: Path, timeout: float) -> dict[str, str]:
 
 
 def _push_one(
-    output: Path, mirror: MirrorConfig, timeout: float, env: dict[str, str]
+    output: Path, mirror: MirrorConfig, timeout: float, env: dict[str, str], lease: str | None
 ) -> PushResult:
     started = time.monotonic()
 
@@ -207,6 +256,8 @@ def _push_one(
 
     ref = f"refs/heads/{mirror.branch}"
     argv = ["git", "-C", str(output), "push", "--porcelain", mirror.remote, f"HEAD:{ref}"]
+    if lease:
+        argv.insert(4, f"--force-with-lease={ref}:{lease}")
     try:
         proc = subprocess.Popen(
             argv,

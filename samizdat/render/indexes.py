@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 EARLIER_TEXT = "更早的文章"
 LATEST_TEXT = "最新文章"
 HOT_TEXT = "热门文章"
+MIRRORS_TEXT = "本站镜像（一个地址被封时，请换用另一个）："
 INDEX_ROOT = "../"  # from indexes/ back to the output root
 
 
@@ -81,4 +82,13 @@ def render_home(config: Config, counts: dict[str, int], *, has_hot: bool = False
         blocks.append(f"#### {escape_inline(source.title)}：{channels}")
     if has_hot:
         blocks.append(f"#### {link(HOT_TEXT, 'hot.md')}")
+    addresses = mirror_addresses(config)
+    if len(addresses) > 1:
+        blocks += ["---", MIRRORS_TEXT, "\n".join(f"- <{a}>" for a in addresses)]
     return "\n\n".join(blocks) + "\n"
+
+
+def mirror_addresses(config: Config) -> list[str]:
+    """Every public address of the home page: the site's, then each mirror's own, once each."""
+    bases = [config.site.base_url] + [m.base_url for m in config.mirrors if m.base_url]
+    return list(dict.fromkeys(f"{base}/README.md" for base in bases))
