@@ -205,6 +205,24 @@ def check(url: str, config_path: Path, source_id: str | None) -> int:
 
 
 @main.command()
+@config_option
+@click.option(
+    "--every", default="30m", show_default=True, help="Interval between cycles: 30m, 1h, 90s …"
+)
+@_errors
+def watch(config_path: Path, every: str) -> int:
+    """Run a cycle every interval until stopped (SIGTERM ends it cleanly)."""
+    from samizdat.watch import parse_interval
+    from samizdat.watch import watch as watch_loop
+
+    try:
+        seconds = parse_interval(every)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--every") from None
+    return watch_loop(config_path, seconds)
+
+
+@main.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @_errors
 def init(directory: Path) -> int:

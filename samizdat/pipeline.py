@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -60,26 +61,33 @@ def lock_path(config: Config) -> Path:
     return config.site.state.with_name(config.site.state.name + ".lock")
 
 
-def run(config: Config, reporter: Reporter) -> CycleReport:
-    """One full cycle under the config's lock (LockHeld when another cycle runs)."""
+def run(config: Config, reporter: Reporter, stop: threading.Event | None = None) -> CycleReport:
+    """One full cycle under the config's lock (LockHeld when another cycle runs).
+
+    When `stop` is set (SIGTERM under `watch`), no new item is started; what was collected is
+    rendered and committed, and pushing waits for the next cycle, so the cycle ends promptly
+    and cleanly."""
+    stop = stop or threading.Event()
     with CycleLock(lock_path(config)):
         store = Store(config.site.state)
         try:
             cycle = store.begin_cycle()
             report = CycleReport()
-            asyncio.run(collect(config, store, report, reporter))
+            asyncio.run(collect(config, store, report, reporter, stop))
             for _, channel in config.channels():
                 report.purged += len(store.purge(channel.id, config.site.keep))
             reporter.stage("Rendering")
             build.build(config, store)
-            publish_output(config, store, report, reporter)
+            publish_output(config, store, report, reporter, push=not stop.is_set())
             store.end_cycle(cycle, report.as_dict())
             return report
         finally:
             store.close()
 
 
-def publish_output(config: Config, store: Store, report: CycleReport, reporter: Reporter) -> None:
+def publish_output(
+    config: Config, store: Store, report: CycleReport, reporter: Reporter, *, push: bool = True
+) -> None:
     """Commit the output (when it changed) and push to every mirror that lacks the commit."""
     reporter.stage("Publishing")
     output, settings = config.site.output, config.publish
@@ -95,7 +103,7 @@ def publish_output(config: Config, store: Store, report: CycleReport, reporter: 
         report.commit = publish.squash(output, f"{message} (history squashed)", **identity)
         reporter.info(f"history squashed to one commit ({settings.squash_after} reached)")
     head = publish.head(output)
-    if head is None:
+    if head is None or not push:
         return
     states = store.pushes()
     # A mirror that already has HEAD is not contacted: a no-op cycle pushes nothing, and a mirror
@@ -130,11 +138,13 @@ def publish_output(config: Config, store: Store, report: CycleReport, reporter: 
 # --------------------------------------------------------------------------- collect phase
 
 
-async def collect(config: Config, store: Store, report: CycleReport, reporter: Reporter) -> None:
+async def collect(
+    config: Config, store: Store, report: CycleReport, reporter: Reporter, stop: threading.Event
+) -> None:
     reporter.stage("Reading sources")
     with _extractor() as pool:
         async with Fetcher(config.fetch) as fetcher:
-            work = _Work(config, store, report, reporter, fetcher, pool)
+            work = _Work(config, store, report, reporter, fetcher, pool, stop)
             await asyncio.gather(*(work.channel(s, c) for s, c in config.channels()))
 
 
@@ -146,6 +156,7 @@ class _Work:
     reporter: Reporter
     fetcher: Fetcher
     pool: _LazyPool
+    stop: threading.Event
 
     async def channel(self, source: SourceConfig, channel: ChannelConfig) -> None:
         try:
@@ -219,6 +230,8 @@ class _Work:
 
     async def item(self, source: SourceConfig, item: Item, slug: str, seen: Known | None) -> bool:
         """Fetch, extract, clean and store one item; on failure record it and return False."""
+        if self.stop.is_set():
+            return False  # stopping: not a failure, the item waits for the next cycle
         try:
             response = await self.fetcher.get(item.url)
             extracted: Extracted = await self.pool.run(
