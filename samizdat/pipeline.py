@@ -8,13 +8,8 @@ rendered from the store (`build`, which is also a command of its own), committed
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 from samizdat import build, publish
@@ -28,6 +23,7 @@ from samizdat.models import Article, Extracted, Item, Rules
 from samizdat.progress import Reporter
 from samizdat.sources import parse_feed, parse_list
 from samizdat.store import Known, Store, now
+from samizdat.workers import ExtractionPool, extract
 
 
 @dataclass
@@ -142,7 +138,7 @@ async def collect(
     config: Config, store: Store, report: CycleReport, reporter: Reporter, stop: threading.Event
 ) -> None:
     reporter.stage("Reading sources")
-    with _extractor() as pool:
+    with ExtractionPool() as pool:
         async with Fetcher(config.fetch) as fetcher:
             work = _Work(config, store, report, reporter, fetcher, pool, stop)
             await asyncio.gather(*(work.channel(s, c) for s, c in config.channels()))
@@ -155,7 +151,7 @@ class _Work:
     report: CycleReport
     reporter: Reporter
     fetcher: Fetcher
-    pool: _LazyPool
+    pool: ExtractionPool
     stop: threading.Event
 
     async def channel(self, source: SourceConfig, channel: ChannelConfig) -> None:
@@ -305,42 +301,6 @@ class _Work:
         self.reporter.warn(message)
 
 
-# --------------------------------------------------------------------------- extraction workers
-
-
-def _extract(html: str, url: str, rules: Rules, feed_html: str | None, convert: str) -> Extracted:
-    from samizdat.article import extract_article
-
-    return extract_article(html, url, rules=rules, feed_html=feed_html, convert=convert)
-
-
-class _LazyPool:
-    """Extraction is CPU work: it runs in worker processes, started only when a cycle has any."""
-
-    def __init__(self) -> None:
-        self._executor: Executor | None = None
-
-    async def run(self, *args: object) -> Extracted:
-        if self._executor is None:
-            workers = max(1, min(os.cpu_count() or 1, 4))
-            # spawn, not fork: the parent holds sockets, threads and an event loop.
-            self._executor = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
-        return await asyncio.get_running_loop().run_in_executor(self._executor, _extract, *args)
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-
-
-@contextmanager
-def _extractor() -> Iterator[_LazyPool]:
-    pool = _LazyPool()
-    try:
-        yield pool
-    finally:
-        pool.close()
-
-
 def check(url: str, config: Config | None, source_id: str | None) -> tuple[Extracted, str]:
     """Fetch one article URL and extract it with the rules of its source (`samizdat check`)."""
     rules, label = Rules(), "no source rules (generic extraction)"
@@ -354,7 +314,7 @@ def check(url: str, config: Config | None, source_id: str | None) -> tuple[Extra
             return (await fetcher.get(url)).text()
 
     html = asyncio.run(fetch())
-    return _extract(html, url, rules, None, config.site.convert if config else ""), label
+    return extract(html, url, rules, None, config.site.convert if config else ""), label
 
 
 def _source_for(config: Config, url: str, source_id: str | None) -> SourceConfig | None:

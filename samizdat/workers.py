@@ -1,0 +1,67 @@
+"""Extraction workers: CPU work off the event loop, in processes started only when needed.
+
+Workers are spawned (not forked: the parent holds sockets, threads and an event loop) and watch
+their parent: a cycle killed with SIGKILL must not leave idle workers behind for ever, which is
+what a ProcessPoolExecutor's workers otherwise do when their parent dies without shutting down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+from samizdat.models import Extracted, Rules
+
+
+def extract(html: str, url: str, rules: Rules, feed_html: str | None, convert: str) -> Extracted:
+    from samizdat.article import extract_article
+
+    return extract_article(html, url, rules=rules, feed_html=feed_html, convert=convert)
+
+
+def _start_worker(parent: int) -> None:
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)  # the parent is gone: nobody will ever read our results
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    import samizdat.article  # noqa: F401  (pay the import while the first pages are fetched)
+
+
+class ExtractionPool:
+    """A process pool for `extract`, created on first use and shut down by `close`."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or max(1, min(os.cpu_count() or 1, 4))
+        self._executor: ProcessPoolExecutor | None = None
+
+    async def run(
+        self, html: str, url: str, rules: Rules, feed_html: str | None, convert: str
+    ) -> Extracted:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                self.workers,
+                mp_context=get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
+            )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, extract, html, url, rules, feed_html, convert
+        )
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> ExtractionPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
