@@ -1,0 +1,221 @@
+"""Build time of 10,000 articles: samizdat's Markdown and HTML outputs against Hugo.
+
+    python bench/build.py [--articles 10000] [--keep DIR]
+
+Fills a store with generated articles (Chinese text from a word list, a tenth English), then
+times, each in a fresh process so that its peak memory is its own:
+
+  full        `samizdat.build.build(full=True)` + `site.build_site(changed=None)`, no QR cache
+  base URL    the same after a base-URL change: every page and every QR code rewritten
+  incremental 20 new articles: the Markdown render and the site as a cycle runs them
+
+and Hugo (Debian's `hugo`) building the same articles as Markdown pages with a minimal theme.
+Goals: full <= 1.0x Hugo, base URL <= 1.5x Hugo, incremental < 2 s, peak memory < 500 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from samizdat.config import ChannelConfig, Config, SiteConfig, SourceConfig
+from samizdat.models import Article
+from samizdat.store import Store
+
+CHANNELS = 10
+WORDS = (
+    "中国 美国 日本 台湾 香港 政府 经济 市场 芯片 合作 声明 发布 加强 领域 公司 工厂 建设 "
+    "官员 报道 记者 表示 认为 问题 国家 人民 社会 发展 政策 安全 军事 外交 会议 总统 主席 "
+    "法院 判决 抗议 自由 人权 媒体 网络 审查 翻墙 新闻 消息 调查 疫情 医院 学生 大学 教育 "
+    "银行 利率 通胀 出口 进口 关税 贸易 投资 股市 房地产 债务 地方 农村 城市 天气 洪水 地震"
+).split()
+ENGLISH = (
+    "the government said markets rates inflation trade chips factory court ruling protest "
+    "freedom press report officials announced investment floods earthquake election"
+).split()
+
+
+def make_config(root: Path, base_url: str) -> Config:
+    channels = tuple(
+        ChannelConfig(f"c{n}", f"频道{n}", feed=f"https://x.example/{n}.xml")
+        for n in range(CHANNELS)
+    )
+    return Config(
+        path=root / "samizdat.toml",
+        site=SiteConfig(
+            title="禁闻聚合",
+            output=root / "mirror",
+            state=root / "state.db",
+            base_url=base_url,
+            keep=100_000,
+        ),
+        sources=(SourceConfig("src", "来源", channels),),
+        blocked=("x.example",),
+    )
+
+
+def generate(rng: random.Random, n: int, channel: str, start: datetime) -> Article:
+    english = n % 10 == 0
+    vocabulary = ENGLISH if english else WORDS
+    joiner = " " if english else ""
+    weights = [1 / (i + 1) for i in range(len(vocabulary))]  # Zipf-like, as real text
+    paragraphs = []
+    for _ in range(rng.randint(6, 12)):
+        words = rng.choices(vocabulary, weights, k=rng.randint(40, 90))
+        paragraphs.append(joiner.join(words) + ("." if english else "。"))
+    title = joiner.join(rng.choices(vocabulary, weights, k=8))
+    return Article(
+        channel=channel,
+        slug=f"n{n}",
+        url=f"https://x.example/gb/n{n}.htm",
+        title=title,
+        html="".join(f"<p>{p}</p>" for p in paragraphs),
+        text="\n\n".join(paragraphs),
+        published=start + timedelta(minutes=n),
+    )
+
+
+def fill(root: Path, count: int, first: int = 0) -> None:
+    rng = random.Random(first)
+    config = make_config(root, "https://github.com/o/r/blob/master")
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    with Store(config.site.state) as store, store.atomic():
+        for n in range(first, first + count):
+            article = generate(rng, n, f"c{n % CHANNELS}", start)
+            store.save(article, source="src", fingerprint="", method="")
+
+
+def phase(root: Path, name: str, base_url: str) -> None:
+    """One timed build in this process; prints JSON."""
+    from samizdat.build import build
+    from samizdat.site import build_site
+
+    config = make_config(root, base_url)
+    with Store(config.site.state) as store:
+        last = store.get_meta("render.at")
+        changed = None if name != "incremental" or last is None else store.changed_since(last)
+        started = time.perf_counter()
+        build(config, store, full=name != "incremental")
+        markdown = time.perf_counter() - started
+        result = build_site(config, store, changed=changed)
+        total = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "markdown": markdown,
+                "html": total - markdown,
+                "total": total,
+                "peak_mb": peak,
+                "site_pages": result.pages,
+                "site_qr": result.qr_codes,
+            }
+        )
+    )
+
+
+def run_phase(root: Path, name: str, base_url: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--phase", name, "--root", str(root), "--base-url", base_url],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def hugo(root: Path, count: int) -> float | None:
+    """Seconds for Hugo to build the same articles, or None without Hugo."""
+    if shutil.which("hugo") is None:
+        return None
+    site = root / "hugo"
+    layouts = site / "layouts" / "_default"
+    layouts.mkdir(parents=True)
+    (site / "hugo.toml").write_text(
+        'baseURL = "https://example.org/"\ntitle = "bench"\ndisableKinds = ["taxonomy", "term"]\n'
+    )
+    (layouts / "baseof.html").write_text(
+        '<!doctype html><html><head><meta charset="utf-8"><title>{{ .Title }}</title></head>'
+        '<body>{{ block "main" . }}{{ end }}</body></html>'
+    )
+    (layouts / "single.html").write_text(
+        '{{ define "main" }}<h1>{{ .Title }}</h1>{{ .Content }}{{ end }}'
+    )
+    (layouts / "list.html").write_text(
+        '{{ define "main" }}<h1>{{ .Title }}</h1><ul>{{ range .Paginator.Pages }}'
+        '<li><a href="{{ .RelPermalink }}">{{ .Title }}</a></li>{{ end }}</ul>{{ end }}'
+    )
+    config = make_config(root, "https://github.com/o/r/blob/master")
+    with Store(config.site.state) as store:
+        for article in store.articles():
+            folder = site / "content" / article.channel
+            folder.mkdir(parents=True, exist_ok=True)
+            body = article.text
+            front = json.dumps(
+                {"title": article.title, "date": article.published.isoformat()}, ensure_ascii=False
+            )
+            (folder / f"{article.slug}.md").write_text(f"{front}\n\n{body}\n", encoding="utf-8")
+    started = time.perf_counter()
+    subprocess.run(["hugo", "--quiet", "-s", str(site), "-d", str(site / "public")], check=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        phase(args.root, args.phase, args.base_url)
+        return
+
+    root = args.keep or Path(tempfile.mkdtemp(prefix="samizdat-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        started = time.perf_counter()
+        fill(root, args.articles)
+        print(f"store: {args.articles} articles in {time.perf_counter() - started:.1f} s")
+        hugo_s = hugo(root, args.articles)
+        base = "https://github.com/o/r/blob/master"
+        full = run_phase(root, "full", base)
+        moved = run_phase(root, "full", "https://codeberg.org/o/r/src/branch/master")
+        fill(root, 20, first=args.articles)
+        incremental = run_phase(root, "incremental", "https://codeberg.org/o/r/src/branch/master")
+
+        def line(name: str, figures: dict[str, float], goal: str) -> None:
+            ratio = f"{figures['total'] / hugo_s:.2f}x Hugo" if hugo_s else "no Hugo"
+            print(
+                f"{name:<12} {figures['total']:6.2f} s (Markdown {figures['markdown']:.2f} s, "
+                f"HTML {figures['html']:.2f} s) = {ratio}; peak {figures['peak_mb']:.0f} MB; "
+                f"site pages {figures['site_pages']}, QR {figures['site_qr']}   goal {goal}"
+            )
+
+        print(f"hugo         {hugo_s:6.2f} s" if hugo_s else "hugo         not installed")
+        line("full", full, "<= 1.0x Hugo, < 500 MB")
+        line("base URL", moved, "<= 1.5x Hugo")
+        line("incremental", incremental, "< 2 s")
+        site = root / "mirror" / "site" / "search"
+        size = sum(p.stat().st_size for p in site.rglob("*.json"))
+        shards = len(list((site / "s").glob("*.json")))
+        print(
+            f"search index {size / 1e6:.1f} MB in {shards} shards (largest {max(p.stat().st_size for p in (site / 's').glob('*.json')) / 1e3:.0f} KB)"
+        )
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

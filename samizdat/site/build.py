@@ -1,0 +1,372 @@
+"""`site/`: the static HTML site of the same articles, written by `build` and every cycle.
+
+Layout (relative to the output's `site/` folder, every link relative):
+
+    index.html                       home: channels per source, newest articles, search box
+    indexes/<channel>.html           channel pages, newest first: <channel>-2.html …
+    pages/<channel>/<id>.html        one article; <id>.html.png is its QR code
+    hot.html                         most-read pages, when the counter gave a hot list
+    search.html, search/…            static full-text search (`site.search`)
+    feed.xml, feeds/<channel>.xml    Atom
+    sitemap.xml
+    images/…                         the mirrored images the pages use (hard links)
+    static/                          our stylesheet and two small scripts
+    .samizdat-build.json             what the last build was made with (see `_digest`)
+
+Incremental like the Markdown render: an article page is rendered when its article changed
+(`changed`), channel indexes and feeds when their channel did; everything when the templates,
+the samizdat version or anything that shapes every page changed, which the manifest's digest
+detects. Files are written only when their bytes change, so a build with nothing new writes
+nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from samizdat import __version__
+from samizdat.config import Config
+from samizdat.models import Article
+from samizdat.render.files import remove, write_if_changed
+from samizdat.render.qr import qr_png
+from samizdat.site import assets, feeds, pages, search
+from samizdat.site.body import mirrored_image, site_body
+from samizdat.store import Store
+
+SITE = "site"
+MANIFEST = ".samizdat-build.json"
+HotEntry = tuple[str, int]  # (page path as the counter names it, "pages/<channel>/<id>.md"; views)
+
+
+@dataclass
+class SiteResult:
+    full: bool = False
+    pages: int = 0  # article pages written
+    indexes: int = 0  # channel index pages written
+    qr_codes: int = 0
+    images: int = 0
+    removed: int = 0
+    written: list[str] = field(default_factory=list)  # paths written or removed, under site/
+
+
+def page_path(article: Article) -> str:
+    return f"pages/{article.channel}/{article.slug}.html"
+
+
+def share_address(config: Config, article: Article, site_url: str) -> str:
+    """The address the share block gives: the HTML page under `site_url` when the site's
+    public prefix is known, else the Markdown page's public address."""
+    if site_url:
+        return f"{site_url.rstrip('/')}/{page_path(article)}"
+    return f"{config.site.base_url}/{article.path}"
+
+
+def build_site(
+    config: Config,
+    store: Store,
+    *,
+    changed: set[tuple[str, str]] | None,
+    hot: Sequence[HotEntry] | None = None,
+    site_url: str = "",
+) -> SiteResult:
+    """Write `<output>/site/` from the store.
+
+    `changed`: (channel, slug) of the articles stored, updated or purged since the last build;
+    None rebuilds every page. `hot`: the counter's most-read pages, most read first (None keeps
+    the hot page of the last build). `site_url`: the site's public prefix ('' = unknown)."""
+    return _Build(config, store, site_url.rstrip("/"), hot).run(changed)
+
+
+class _Build:
+    def __init__(
+        self, config: Config, store: Store, site_url: str, hot: Sequence[HotEntry] | None
+    ) -> None:
+        self.config, self.site_url, self.hot = config, site_url, hot
+        self.output = config.site.output
+        self.root = self.output / SITE
+        self.manifest = _load_manifest(self.root)
+        self.has_hot = hot is not None or bool(self.manifest.get("hot"))
+        self.common = pages.Common(config.site.title, assets.asset_version(), self.has_hot)
+        self.live = {channel.id: store.articles(channel.id) for _, channel in config.channels()}
+        self.titles = {c.id: (s.title, c.title) for s, c in config.channels()}
+        self.result = SiteResult()
+        self.images = _ImageChecker(self.output)
+        self.used_images: set[str] = set()
+
+    def wrote(self, path: str, changed: bool) -> bool:
+        if changed:
+            self.result.written.append(path)
+        return changed
+
+    def run(self, changed: set[tuple[str, str]] | None) -> SiteResult:
+        root, result = self.root, self.result
+        root.mkdir(parents=True, exist_ok=True)
+        digest = _digest(self.config, self.site_url, self.has_hot)
+        full = changed is None or self.manifest.get("digest") != digest
+        touched: set[tuple[str, str]] = set() if full or changed is None else changed
+        result.full = full
+        everything = [a for articles in self.live.values() for a in articles]
+        mirrored: dict[str, str] = {}
+        for a in everything:
+            mirrored.setdefault(a.url, page_path(a))
+        qr_prefix = self.site_url or self.config.site.base_url
+        qr_stale = self.manifest.get("qr") != qr_prefix
+
+        for channel_id, articles in self.live.items():
+            links = mirrored | {a.url: page_path(a) for a in articles}
+            for article in articles:
+                path = page_path(article)
+                if full or (article.channel, article.slug) in touched:
+                    html = self.article_html(article, links)
+                    result.pages += self.wrote(path, write_if_changed(root, path, html))
+                result.qr_codes += self.wrote(path + ".png", self.qr(article, qr_stale))
+            for stale in _stale_pages(root, channel_id, {a.slug for a in articles}):
+                result.removed += self.wrote(stale, remove(root, stale))
+            if full or any(c == channel_id for c, _ in touched):
+                self.channel(channel_id, articles)
+
+        newest = sorted(everything, key=lambda a: a.published, reverse=True)
+        self.shared(newest)
+        docs = [
+            search.Doc(
+                page_path(a),
+                a.title or a.slug,
+                a.published.astimezone(UTC).strftime("%Y-%m-%d"),
+                self.titles[a.channel][1],
+                a.text,
+            )
+            for a in reversed(newest)
+        ]
+        search_changed = None if full else {f"pages/{c}/{s}.html" for c, s in touched}
+        result.written += search.build_search(root, docs, search_changed)
+        for path in assets.write_static(root):
+            self.wrote(path, True)
+        if full:
+            for path in assets.prune_images(root, self.used_images):
+                result.removed += self.wrote(path, True)
+            for path in _orphans(root, set(self.live)):
+                result.removed += self.wrote(path, remove(root, path))
+        state = {"digest": digest, "qr": qr_prefix, "hot": self.has_hot}
+        write_if_changed(root, MANIFEST, json.dumps(state, indent=1, sort_keys=True) + "\n")
+        return result
+
+    def article_html(self, article: Article, links: dict[str, str]) -> str:
+        body = site_body(
+            article.html,
+            page_url=article.url,
+            page_path=page_path(article),
+            mirrored=links,
+            blocked=self.config.blocked,
+            has_image=self.images.__getitem__,
+        )
+        images = set(body.images)
+        lead = mirrored_image(article.image)
+        image = None
+        if lead and self.images[lead]:
+            images.add(lead)
+            image = "../../" + lead
+        for path in sorted(images - self.used_images):
+            self.result.images += self.wrote(path, assets.place_image(self.output, self.root, path))
+        self.used_images |= images
+        source_title, channel_title = self.titles[article.channel]
+        view = pages.ArticleView(
+            title=article.title or article.slug,
+            channel_id=article.channel,
+            channel_title=channel_title,
+            source_title=source_title,
+            published=article.published,
+            author=article.author,
+            image=image,
+            caption=article.caption,
+            body=body.html,
+            text=article.text,
+            address=share_address(self.config, article, self.site_url),
+            qr=f"{article.slug}.html.png",
+            original=article.url,
+        )
+        return pages.article_page(self.common, view)
+
+    def qr(self, article: Article, stale: bool) -> bool:
+        path = page_path(article) + ".png"
+        if not self.site_url:
+            # The share address is the Markdown page's: its QR code is the same image.
+            markdown_png = self.output / f"{article.path}.png"
+            if markdown_png.is_file():
+                return assets.place_qr(self.root, path, None, markdown_png)
+        if not stale and (self.root / path).is_file():
+            return False
+        png = qr_png(share_address(self.config, article, self.site_url))
+        return assets.place_qr(self.root, path, png, Path())
+
+    def channel(self, channel_id: str, articles: list[Article]) -> None:
+        root, result = self.root, self.result
+        source_title, channel_title = self.titles[channel_id]
+        heading = f"{source_title}：{channel_title}"
+        index = pages.channel_pages(self.common, channel_id, heading, [_item(a) for a in articles])
+        for path, html in index.items():
+            result.indexes += self.wrote(path, write_if_changed(root, path, html))
+        for stale in _stale_indexes(root, channel_id, set(index)):
+            result.removed += self.wrote(stale, remove(root, stale))
+        path = f"feeds/{channel_id}.xml"
+        feed = feeds.atom_feed(
+            title=heading,
+            path=path,
+            entries=[_entry(a) for a in articles],
+            site_url=self.site_url,
+            updated=articles[0].published if articles else EPOCH,
+        )
+        self.wrote(path, write_if_changed(root, path, feed))
+
+    def shared(self, newest: list[Article]) -> None:
+        """Home, search and hot pages, the site's feed and the sitemap: cheap, so every build
+        renders them and writes those whose bytes changed."""
+        root, config, common = self.root, self.config, self.common
+        sources = [
+            pages.SourceLinks(
+                s.title,
+                [
+                    pages.ChannelLink(
+                        pages.index_name(c.id, 1), c.title, len(self.live.get(c.id, []))
+                    )
+                    for c in s.channels
+                ],
+            )
+            for s in config.sources
+        ]
+        files: dict[str, str | bytes] = {
+            "index.html": pages.home_page(
+                common, sources, [_item(a) for a in newest[: pages.LATEST]]
+            ),
+            "search.html": pages.search_page(common),
+            "feed.xml": feeds.atom_feed(
+                title=config.site.title,
+                path="feed.xml",
+                entries=[_entry(a) for a in newest[: feeds.FEED_ENTRIES]],
+                site_url=self.site_url,
+                updated=newest[0].published if newest else EPOCH,
+            ),
+        }
+        if self.hot is not None:
+            by_path = {a.path: a for a in newest}
+            items = []
+            for counted, views in self.hot:
+                article = by_path.get(counted.lstrip("/"))
+                if article is not None:
+                    item = _item(article)
+                    items.append(
+                        pages.ListItem(item.href, item.title, item.published, f"{views} 次阅读")
+                    )
+            files["hot.html"] = pages.hot_page(common, items)
+        index_pages = [
+            pages.index_name(channel_id, n)
+            for channel_id, articles in self.live.items()
+            for n in range(1, max(1, -(-len(articles) // pages.PAGE_SIZE)) + 1)
+        ]
+        listed = ["index.html", "search.html"] + (["hot.html"] if self.has_hot else [])
+        listed += index_pages + [page_path(a) for a in newest]
+        files["sitemap.xml"] = feeds.sitemap(listed, site_url=self.site_url)
+        for path, data in files.items():
+            self.wrote(path, write_if_changed(root, path, data))
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _ImageChecker(dict[str, bool]):
+    """path → whether the output holds that mirrored image; each path is checked once."""
+
+    def __init__(self, output: Path) -> None:
+        super().__init__()
+        self.output = output
+
+    def __missing__(self, path: str) -> bool:
+        exists = (self.output / path).is_file()
+        self[path] = exists
+        return exists
+
+
+def _item(article: Article) -> pages.ListItem:
+    return pages.ListItem(page_path(article), article.title or article.slug, article.published)
+
+
+def _entry(article: Article) -> feeds.Entry:
+    return feeds.Entry(
+        page_path(article),
+        article.title or article.slug,
+        article.published,
+        article.text,
+        f"{article.channel}/{article.slug}",
+    )
+
+
+def _stale_pages(root: Path, channel: str, slugs: set[str]) -> list[str]:
+    """Pages and QR codes of articles no longer live (purged), and leftovers of killed writes."""
+    folder = root / "pages" / channel
+    if not folder.is_dir():
+        return []
+    stale = []
+    for name in os.listdir(folder):
+        slug = name.removesuffix(".png").removesuffix(".html")
+        if slug not in slugs or not (name.endswith(".html") or name.endswith(".html.png")):
+            stale.append(f"pages/{channel}/{name}")
+    return stale
+
+
+def _stale_indexes(root: Path, channel: str, keep: set[str]) -> list[str]:
+    folder = root / "indexes"
+    prefix = f"{channel}-"
+    return [
+        f"indexes/{name}"
+        for name in os.listdir(folder)
+        if name.startswith(prefix)
+        and name.removeprefix(prefix).removesuffix(".html").isdigit()
+        and f"indexes/{name}" not in keep
+    ]
+
+
+def _orphans(root: Path, channels: set[str]) -> list[str]:
+    """Files of channels no longer in the config."""
+    out = []
+    folder = root / "pages"
+    if folder.is_dir():
+        for channel in os.listdir(folder):
+            if channel not in channels and (folder / channel).is_dir():
+                out += [f"pages/{channel}/{name}" for name in os.listdir(folder / channel)]
+    feeds_folder = root / "feeds"
+    if feeds_folder.is_dir():
+        out += [
+            f"feeds/{name}"
+            for name in os.listdir(feeds_folder)
+            if name.removesuffix(".xml") not in channels
+        ]
+    return out
+
+
+def _digest(config: Config, site_url: str, has_hot: bool) -> str:
+    """Everything that shapes every page: when it changes, every page is rewritten."""
+    shape = {
+        "version": __version__,
+        "templates": assets.templates_digest(),
+        "title": config.site.title,
+        "site_url": site_url,
+        "base_url": config.site.base_url,
+        "blocked": sorted(config.blocked),
+        "channels": [(s.id, s.title, c.id, c.title) for s, c in config.channels()],
+        "hot": has_hot,
+        "page_size": pages.PAGE_SIZE,
+    }
+    return hashlib.sha256(json.dumps(shape, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def _load_manifest(root: Path) -> dict[str, object]:
+    try:
+        data = json.loads((root / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

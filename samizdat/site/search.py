@@ -1,0 +1,220 @@
+"""Full-text search for a static host: an inverted index cut into shards fetched on demand.
+
+Why our own index and not Pagefind: Pagefind segments Chinese into words, so a two-character
+query that falls across its word boundaries finds nothing, and its UI needs WebAssembly (a CSP
+exception). Here Chinese, Japanese and Korean text is indexed as overlapping character bigrams
+(a query of any two or more characters matches wherever they stand) and other scripts as
+lower-cased words. A query is the AND of its tokens.
+
+Files under `site/search/`:
+  meta.json          {"version", "shards", "chunk", "docs"}: read first by the search page
+  s/<n>.json         {token: [doc id deltas…]}: shard n holds the tokens whose CRC-32 of
+                     their UTF-8 bytes is n modulo `shards` (search.js computes the same)
+  d/<k>.json         documents k*chunk … (k+1)*chunk-1: [path, title, date, channel] or 0
+
+A search fetches meta.json, one shard per distinct token, then the document chunks of the hits.
+
+Incremental: a changed article gets a new document id and its old id becomes a tombstone (0),
+which the page skips. Ids only grow, so postings stay sorted by appending. When tombstones pass
+a quarter of the ids (purges add one per new article) the index is rebuilt whole.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from pathlib import Path
+
+from samizdat.render.files import remove, write_if_changed
+
+VERSION = 1
+CHUNK = 256  # documents per d/<k>.json: ~20 KB, and the top results of a query touch few
+POSTINGS_PER_SHARD = 6000  # target: a shard of ~20 KB before the web server's compression
+MIN_SHARDS, MAX_SHARDS = 16, 4096
+TOMBSTONE_LIMIT = 0.25
+
+# Han (with extensions and compatibility ideographs), kana, Hangul syllables.
+_CJK_CLASS = (
+    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002ffff"
+)
+_CJK = re.compile(f"[{_CJK_CLASS}]+")
+_WORD = re.compile(r"[^\W_]+")
+MAX_WORD = 40  # longer "words" are hashes, base64, URLs: nobody searches them
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """One searchable article page."""
+
+    path: str  # relative to site/: pages/<channel>/<id>.html
+    title: str
+    date: str  # YYYY-MM-DD
+    channel: str  # the channel's display title
+    text: str  # the body text
+
+    def record(self) -> list[str]:
+        return [self.path, self.title, self.date, self.channel]
+
+
+def tokens(text: str) -> set[str]:
+    """The index terms of `text`: CJK character bigrams (a lone character stands for itself)
+    and lower-cased words of other scripts. search.js tokenises queries the same way."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    terms: set[str] = set()
+    for run in _CJK.findall(text):
+        if len(run) == 1:
+            terms.add(run)
+        else:
+            terms.update(run[i : i + 2] for i in range(len(run) - 1))
+    terms.update(w for w in _WORD.findall(_CJK.sub(" ", text)) if len(w) <= MAX_WORD)
+    return terms
+
+
+def shard_of(term: str, shards: int) -> int:
+    return zlib.crc32(term.encode("utf-8")) % shards
+
+
+def build_search(root: Path, docs: Sequence[Doc], changed: set[str] | None) -> list[str]:
+    """Write the index under `root/search/` for `docs` (every live page, oldest first).
+
+    `changed` holds the paths of pages added, changed or removed since the last build; None
+    rebuilds the index. Returns the paths (relative to `root`) of files written or removed."""
+    if changed is not None:
+        state = _State.load(root)
+        if state is not None:
+            written = state.update(root, docs, changed)
+            if written is not None:
+                return written
+    return _write_full(root, docs)
+
+
+def _write_full(root: Path, docs: Sequence[Doc]) -> list[str]:
+    postings: dict[str, list[int]] = {}
+    for number, doc in enumerate(docs):
+        for term in tokens(f"{doc.title}\n{doc.text}"):
+            entry = postings.get(term)
+            if entry is None:
+                postings[term] = [number]
+            else:
+                entry.append(number)
+    total = sum(len(ids) for ids in postings.values())
+    shards = MIN_SHARDS
+    while shards < MAX_SHARDS and total / shards > POSTINGS_PER_SHARD:
+        shards *= 2
+    state = _State(shards, [d.record() for d in docs], [dict() for _ in range(shards)])
+    for term, ids in postings.items():
+        state.shards[shard_of(term, shards)][term] = ids
+    return state.write(root, set(range(shards)), set(range(len(docs) // CHUNK + 1)), prune=True)
+
+
+class _State:
+    """The index as it is on disk, decoded; shards are loaded only when touched."""
+
+    def __init__(
+        self, shards: int, records: list[list[str] | int], loaded: list[dict[str, list[int]]]
+    ) -> None:
+        self.count = shards
+        self.records = records
+        self.shards = loaded
+
+    @classmethod
+    def load(cls, root: Path) -> _State | None:
+        folder = root / "search"
+        try:
+            meta = json.loads((folder / "meta.json").read_text("utf-8"))
+            if meta.get("version") != VERSION:
+                return None
+            records: list[list[str] | int] = []
+            for k in range((meta["docs"] + CHUNK - 1) // CHUNK):
+                records += json.loads((folder / "d" / f"{k}.json").read_text("utf-8"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if len(records) != meta["docs"]:
+            return None
+        return cls(int(meta["shards"]), records, [])
+
+    def update(self, root: Path, docs: Sequence[Doc], changed: set[str]) -> list[str] | None:
+        """Tombstone the changed and removed pages, append the changed and new ones."""
+        ids = {r[0]: i for i, r in enumerate(self.records) if isinstance(r, list)}
+        live = {d.path for d in docs}
+        dirty_docs: set[int] = set()
+        for path in set(ids) - live | (changed & set(ids)):
+            self.records[ids[path]] = 0
+            dirty_docs.add(ids[path] // CHUNK)
+        adding = [d for d in docs if d.path in changed or d.path not in ids]
+        tombstones = sum(1 for r in self.records if r == 0)
+        if tombstones > TOMBSTONE_LIMIT * (len(self.records) + len(adding)):
+            return None
+        if not adding and not dirty_docs:
+            return []
+        self.shards = [{} for _ in range(self.count)]
+        loaded: set[int] = set()
+        for doc in adding:
+            number = len(self.records)
+            self.records.append(doc.record())
+            dirty_docs.add(number // CHUNK)
+            for term in tokens(f"{doc.title}\n{doc.text}"):
+                n = shard_of(term, self.count)
+                if n not in loaded:
+                    self.shards[n] = _read_shard(root, n)
+                    loaded.add(n)
+                self.shards[n].setdefault(term, []).append(number)
+        return self.write(root, loaded, dirty_docs, prune=False)
+
+    def write(self, root: Path, shards: set[int], chunks: set[int], *, prune: bool) -> list[str]:
+        written = []
+        for n in sorted(shards):
+            encoded = {t: _deltas(ids) for t, ids in sorted(self.shards[n].items())}
+            path = f"search/s/{n}.json"
+            if write_if_changed(root, path, _json(encoded)):
+                written.append(path)
+        for k in sorted(chunks):
+            path = f"search/d/{k}.json"
+            if write_if_changed(root, path, _json(self.records[k * CHUNK : (k + 1) * CHUNK])):
+                written.append(path)
+        meta = {"version": VERSION, "shards": self.count, "chunk": CHUNK, "docs": len(self.records)}
+        if write_if_changed(root, "search/meta.json", _json(meta)):
+            written.append("search/meta.json")
+        if prune:
+            keep_chunks = (len(self.records) + CHUNK - 1) // CHUNK
+            written += _prune(root, "search/s", self.count) + _prune(root, "search/d", keep_chunks)
+        return written
+
+
+def _read_shard(root: Path, n: int) -> dict[str, list[int]]:
+    try:
+        raw = json.loads((root / "search" / "s" / f"{n}.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {term: list(accumulate(deltas)) for term, deltas in raw.items()}
+
+
+def _deltas(ids: Iterable[int]) -> list[int]:
+    out, last = [], 0
+    for i in ids:
+        out.append(i - last)
+        last = i
+    return out
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _prune(root: Path, folder: str, keep: int) -> list[str]:
+    """Remove numbered files >= keep left by a larger earlier index."""
+    removed = []
+    directory = root / folder
+    if directory.is_dir():
+        for child in directory.iterdir():
+            stem = child.name.removesuffix(".json")
+            if not (stem.isdigit() and int(stem) < keep and child.name.endswith(".json")):
+                path = f"{folder}/{child.name}"
+                if remove(root, path):
+                    removed.append(path)
+    return removed

@@ -1,0 +1,106 @@
+// Static search (see samizdat/site/search.py): tokenise the query as the index does, fetch one
+// shard per token and the document chunks of the hits, all from this site.
+"use strict";
+(function () {
+  const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\u{20000}-\u{2ffff}]+/gu;
+  const WORD = /[\p{L}\p{N}]+/gu;
+  const MAX_WORD = 40, MAX_RESULTS = 50;
+  const base = new URL(".", document.currentScript.src.replace(/static\/[^/]*$/, ""));
+  const status = document.getElementById("status");
+  const list = document.getElementById("results");
+  const input = document.getElementById("q");
+
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  function crc32(text) {
+    let c = 0xffffffff;
+    for (const byte of new TextEncoder().encode(text)) c = table[(c ^ byte) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  }
+
+  function tokens(query) {
+    const text = query.normalize("NFKC").toLowerCase();
+    const out = new Set();
+    for (const run of text.match(CJK) || []) {
+      const chars = Array.from(run);
+      if (chars.length === 1) out.add(chars[0]);
+      for (let i = 0; i + 1 < chars.length; i++) out.add(chars[i] + chars[i + 1]);
+    }
+    for (const word of text.replace(CJK, " ").match(WORD) || []) {
+      if (Array.from(word).length <= MAX_WORD) out.add(word);
+    }
+    return [...out];
+  }
+
+  const cache = new Map();
+  function json(path) {
+    if (!cache.has(path)) {
+      cache.set(path, fetch(new URL(path, base)).then((r) => {
+        if (!r.ok) throw new Error(path + ": " + r.status);
+        return r.json();
+      }));
+    }
+    return cache.get(path);
+  }
+
+  function decode(deltas) {
+    let last = 0;
+    return deltas.map((d) => (last += d));
+  }
+
+  async function search(query) {
+    const terms = tokens(query);
+    if (!terms.length) return null;
+    const meta = await json("search/meta.json");
+    let hits = null;
+    for (const term of terms) {
+      const shard = await json("search/s/" + (crc32(term) % meta.shards) + ".json");
+      const ids = decode(shard[term] || []);
+      hits = hits === null ? ids : ids.filter(((keep) => (i) => keep.has(i))(new Set(hits)));
+      if (!hits.length) break;
+    }
+    const results = [];
+    for (const id of hits.sort((a, b) => b - a)) {
+      const chunk = await json("search/d/" + Math.floor(id / meta.chunk) + ".json");
+      const doc = chunk[id % meta.chunk];
+      if (doc) results.push(doc);
+      if (results.length >= MAX_RESULTS) break;
+    }
+    return results;
+  }
+
+  function show(results, query) {
+    list.replaceChildren();
+    if (results === null) { status.textContent = ""; return; }
+    status.textContent = results.length
+      ? `“${query}”：${results.length >= MAX_RESULTS ? "前 " + MAX_RESULTS : results.length} 篇`
+      : `没有找到“${query}”`;
+    for (const [path, title, date, channel] of results) {
+      const li = document.createElement("li");
+      const a = document.createElement("a");
+      a.href = new URL(path, base).href;
+      a.textContent = title;
+      const meta = document.createElement("time");
+      meta.textContent = ` ${date} · ${channel}`;
+      li.append(a, " ", meta);
+      list.append(li);
+    }
+  }
+
+  async function run() {
+    const query = (new URLSearchParams(location.search).get("q") || "").trim();
+    input.value = query;
+    if (!query) return;
+    status.textContent = "搜索中…";
+    try {
+      show(await search(query), query);
+    } catch (e) {
+      status.textContent = "搜索失败：" + e.message;
+    }
+  }
+  run();
+})();

@@ -1,0 +1,455 @@
+"""The static HTML site (`samizdat.site`): built from a real store into real files, then read
+back the way a browser, a feed reader and a crawler would."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import accumulate
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import feedparser
+import lxml.etree
+import lxml.html
+import pytest
+import zxingcpp
+from PIL import Image
+
+from samizdat.build import build
+from samizdat.config import ChannelConfig, Config, SiteConfig, SourceConfig
+from samizdat.models import Article
+from samizdat.site import build_site
+from samizdat.site.search import tokens
+from samizdat.store import Store
+
+BASE = "https://github.com/o/r/blob/master"
+HOSTILE = '</title><script>alert(1)</script> & "q" <img src=x onerror=alert(1)> {{ 7*7 }}'
+BLOCKED = "blocked.example"
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201a5f1a15b0000000049454e44ae426082"
+)
+ZH_BODY = "美国和日本将发布一份联合声明，加强在芯片领域的合作。台积电在熊本县建厂。"
+
+
+def make_config(tmp: Path) -> Config:
+    china = ChannelConfig("china", "大陆新闻", feed="https://blocked.example/gb/china.xml")
+    world = ChannelConfig("world", "World", feed="https://news.example/world.xml")
+    return Config(
+        path=tmp / "samizdat.toml",
+        site=SiteConfig(
+            title="禁闻聚合", output=tmp / "mirror", state=tmp / "state.db", base_url=BASE
+        ),
+        sources=(
+            SourceConfig("epoch", "大纪元", (china,)),
+            SourceConfig("news", "News & <Views>", (world,)),
+        ),
+        blocked=(BLOCKED,),
+    )
+
+
+def article(channel: str, slug: str, n: int, **changes: object) -> Article:
+    values: dict[str, object] = {
+        "channel": channel,
+        "slug": slug,
+        "url": f"https://{BLOCKED}/gb/{slug}.htm",
+        "title": f"新闻标题 {n}",
+        "html": f"<p>第{n}篇。{ZH_BODY if n == 3 else '今天天气很好，市场平稳。'}</p>",
+        "text": f"第{n}篇。{ZH_BODY if n == 3 else '今天天气很好，市场平稳。'}",
+        "published": datetime(2023, 5, 1, tzinfo=UTC) + timedelta(hours=n),
+    }
+    values.update(changes)
+    return Article(**values)  # type: ignore[arg-type]
+
+
+def fill(config: Config, store: Store) -> None:
+    """55 Chinese articles (two index pages), three English ones with a hostile title, images,
+    links to a blocked host, to a mirrored article and to an open site."""
+    images = config.site.output / "images" / "ab"
+    images.mkdir(parents=True)
+    for name in ("lead.png", "body.png"):
+        (images / name).write_bytes(PNG)
+    for n in range(55):
+        changes: dict[str, object] = {}
+        if n == 3:
+            changes = {
+                "image": "images/ab/lead.png",
+                "caption": "2023年5月26日，芯片。(Shutterstock)",
+                "html": (
+                    f"<p>{ZH_BODY}</p>"
+                    '<figure><img src="images/ab/body.png" alt="熊本工厂"><figcaption>工厂</figcaption></figure>'
+                    '<p><img src="https://cdn.blocked.example/x.jpg" alt="外站图片">'
+                    f'<a href="https://www.{BLOCKED}/gb/other.htm">被封链接</a> '
+                    '<a href="https://news.example/world/w1.html">英文报道</a> '
+                    '<a href="https://open.example/wiki">维基</a></p>'
+                    '<p><img src="images/ab/missing.png" alt="丢失的图"></p>'
+                ),
+            }
+        store.save(
+            article("china", f"n{n}", n, **changes), source="epoch", fingerprint="", method=""
+        )
+    for n, title in enumerate(["Rates hold steady", HOSTILE, "Floods in the delta"]):
+        store.save(
+            article(
+                "world",
+                f"w{n}",
+                n,
+                url=f"https://news.example/world/w{n}.html",
+                title=title,
+                html=f"<p>Story {n} about <em>markets</em> and weather.</p>",
+                text=f"Story {n} about markets and weather.",
+            ),
+            source="news",
+            fingerprint="",
+            method="",
+        )
+
+
+def _built(tmp_path: Path) -> Iterator[tuple[Config, Store, Path]]:
+    config = make_config(tmp_path)
+    with Store(config.site.state) as store:
+        fill(config, store)
+        build(config, store, full=True)  # the Markdown pages and their QR codes
+        build_site(config, store, changed=None, hot=[("pages/china/n3.md", 42)])
+        yield config, store, config.site.output / "site"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Config, Store, Path]]:
+    """One site, read by the tests that do not change it."""
+    yield from _built(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[tuple[Config, Store, Path]]:
+    """A site of its own, for tests that change the store and build again."""
+    yield from _built(tmp_path)
+
+
+def html_files(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.html"))
+
+
+def tree(path: Path) -> lxml.html.HtmlElement:
+    return lxml.html.fromstring(path.read_bytes())
+
+
+def test_layout(built: tuple[Config, Store, Path]) -> None:
+    _, _, site = built
+    for path in (
+        "index.html",
+        "indexes/china.html",
+        "indexes/china-2.html",
+        "indexes/world.html",
+        "pages/china/n3.html",
+        "pages/china/n3.html.png",
+        "pages/world/w1.html",
+        "hot.html",
+        "search.html",
+        "search/meta.json",
+        "feed.xml",
+        "feeds/china.xml",
+        "feeds/world.xml",
+        "sitemap.xml",
+        "static/site.css",
+        "static/search.js",
+        "static/share.js",
+        "images/ab/lead.png",
+        "images/ab/body.png",
+    ):
+        assert (site / path).is_file(), path
+    assert not (site / "indexes/china-3.html").exists()
+    page = tree(site / "pages/china/n3.html")
+    assert page.findtext(".//h1") == "新闻标题 3"
+    assert page.find(".//figure[@class='lead']/img").get("src") == "../../images/ab/lead.png"
+    assert "芯片" in page.findtext(".//figure[@class='lead']/figcaption")
+    assert "大纪元：大陆新闻" in page.find(".//p[@class='meta']").text_content()
+    assert page.find(".//time").get("datetime").startswith("2023-05-01T03:00")
+    # Share block: the Markdown page's public address, its QR code and a copy button.
+    address = f"{BASE}/pages/china/n3.md"
+    assert page.findtext(".//code[@id='share-address']") == address
+    assert page.find(".//button[@data-copy]").get("data-copy") == address
+    assert page.find(".//img[@class='qr']").get("src") == "n3.html.png"
+    original = page.find(".//p[@class='original']")
+    assert original.text_content() == f"原文地址（需翻墙访问）：https://{BLOCKED}/gb/n3.htm"
+    assert original.find(".//a") is None
+    # Pagination: 50 a page, newest first, linked both ways.
+    first, second = tree(site / "indexes/china.html"), tree(site / "indexes/china-2.html")
+    assert len(first.findall(".//ol/li")) == 50 and len(second.findall(".//ol/li")) == 5
+    assert first.find(".//ol/li/a").get("href") == "../pages/china/n54.html"
+    assert first.find(".//a[@rel='next']").get("href") == "china-2.html"
+    assert second.find(".//a[@rel='prev']").get("href") == "china.html"
+    hot = tree(site / "hot.html")
+    assert hot.find(".//ol/li/a").get("href") == "pages/china/n3.html"
+    assert "42 次阅读" in hot.find(".//ol/li").text_content()
+    # English article pages say so.
+    assert tree(site / "pages/world/w0.html").find(".//article").get("lang") == "en"
+
+
+def test_body_links_and_images(built: tuple[Config, Store, Path]) -> None:
+    config, _, site = built
+    body = tree(site / "pages/china/n3.html").find(".//div[@class='body']")
+    hrefs = [a.get("href") for a in body.iter("a")]
+    assert "../../pages/world/w1.html" in hrefs  # a mirrored article: its HTML page
+    assert "https://open.example/wiki" in hrefs  # an open site stays a link…
+    assert all(BLOCKED not in h for h in hrefs)  # …a blocked host does not
+    assert "被封链接" in body.text_content()
+    srcs = [img.get("src") for img in body.iter("img")]
+    assert srcs == ["../../images/ab/body.png"]
+    assert "［外站图片］" in body.text_content()  # dropped image, its alt kept as text
+    assert "［丢失的图］" in body.text_content()  # an image the output does not hold either
+    for a in body.iter("a"):
+        if a.get("href").startswith("http"):
+            assert "noopener" in a.get("rel") and "noreferrer" in a.get("rel")
+    # Images are hard links to the output's copies where the file system allows.
+    original = config.site.output / "images/ab/body.png"
+    assert (site / "images/ab/body.png").samefile(original)
+
+
+def _local_targets(page: Path, root: Path) -> Iterator[tuple[str, Path]]:
+    doc = tree(page)
+    for element, attribute, link, _ in doc.iterlinks():
+        parts = urlsplit(link)
+        if parts.scheme or parts.netloc:
+            continue
+        if not parts.path:
+            continue
+        yield link, (page.parent / unquote(parts.path)).resolve()
+
+
+def test_crawl_from_home_reaches_everything_and_every_link_resolves(
+    built: tuple[Config, Store, Path],
+) -> None:
+    _, store, site = built
+    seen: set[Path] = set()
+    todo = [(site / "index.html").resolve()]
+    while todo:
+        page = todo.pop()
+        if page in seen:
+            continue
+        seen.add(page)
+        if page.suffix != ".html":
+            continue
+        for link, target in _local_targets(page, site):
+            assert target.is_file(), f"{page.relative_to(site)}: {link} does not resolve"
+            assert target.is_relative_to(site.resolve()), f"{link} leaves site/"
+            todo.append(target)
+    pages = {p.resolve() for p in html_files(site)}
+    assert pages <= seen, sorted(str(p) for p in pages - seen)
+    assert len([p for p in seen if "/pages/" in str(p) and p.suffix == ".html"]) == 58
+
+
+def test_no_other_origin_anywhere(built: tuple[Config, Store, Path]) -> None:
+    _, _, site = built
+    for page in html_files(site):
+        doc = tree(page)
+        for element, attribute, link, _ in doc.iterlinks():
+            parts = urlsplit(link)
+            if not (parts.scheme or parts.netloc):
+                continue
+            # Only an <a> inside an article body may point elsewhere (a link the source made
+            # to an open site); nothing is loaded from another origin.
+            assert element.tag == "a" and attribute == "href", (page, link)
+            assert element.xpath("ancestor::div[@class='body']"), (page, link)
+        assert not doc.xpath("//style|//*[@style]|//iframe|//object|//embed")
+        for script in doc.iter("script"):
+            assert script.get("src", "").startswith(("../", "static/")) and not script.text
+        csp = doc.find(".//meta[@http-equiv='Content-Security-Policy']").get("content")
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp
+    css = (site / "static/site.css").read_text()
+    assert "url(" not in css and "@import" not in css and "@font-face" not in css
+    for name in ("search.js", "share.js"):
+        assert "://" not in (site / "static" / name).read_text()
+
+
+def test_hostile_title_is_text_everywhere(built: tuple[Config, Store, Path]) -> None:
+    _, _, site = built
+    page = tree(site / "pages/world/w1.html")
+    assert page.findtext(".//h1") == HOSTILE
+    assert page.findtext(".//title") == f"{HOSTILE} - 禁闻聚合"
+    for path in ("pages/world/w1.html", "indexes/world.html", "index.html"):
+        doc = tree(site / path)
+        assert not doc.xpath("//*[@onerror]") and not doc.xpath("//img[@src='x']"), path
+        assert [s.get("src") for s in doc.iter("script")] == [
+            s.get("src") for s in doc.iter("script") if "static/" in s.get("src", "")
+        ]
+    index = tree(site / "indexes/world.html")
+    assert HOSTILE in [a.text for a in index.iter("a")]
+    home = tree(site / "index.html")
+    assert "News & <Views>" in [h.text for h in home.iter("h2")]
+    feed = feedparser.parse((site / "feeds/world.xml").read_bytes())
+    assert HOSTILE in [e.title for e in feed.entries]
+
+
+def test_feeds_and_sitemap(built: tuple[Config, Store, Path]) -> None:
+    _, _, site = built
+    feed = feedparser.parse((site / "feeds/china.xml").read_bytes())
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.feed.title == "大纪元：大陆新闻"
+    assert len(feed.entries) == 50
+    first = feed.entries[0]
+    assert first.title == "新闻标题 54" and first.link == "../pages/china/n54.html"
+    assert (site / "feeds" / first.link).resolve().is_file()
+    everything = feedparser.parse((site / "feed.xml").read_bytes())
+    assert not everything.bozo and len(everything.entries) == 50
+    assert everything.entries[0].link == "pages/china/n54.html"
+    assert len({e.id for e in everything.entries}) == 50
+    sitemap = lxml.etree.fromstring((site / "sitemap.xml").read_bytes())
+    locs = [e.text for e in sitemap.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
+    assert "pages/china/n3.html" in locs and "indexes/china-2.html" in locs
+    assert len([loc for loc in locs if loc.startswith("pages/")]) == 58
+    assert all((site / loc).is_file() for loc in locs)
+
+
+def search(site: Path, query: str) -> list[str]:
+    """What search.js does, in Python: AND of the query's terms, newest first, live docs only."""
+    meta = json.loads((site / "search/meta.json").read_text())
+    hits: set[int] | None = None
+    for term in tokens(query):
+        shard_file = site / "search/s" / f"{zlib.crc32(term.encode()) % meta['shards']}.json"
+        ids = set(accumulate(json.loads(shard_file.read_text()).get(term, [])))
+        hits = ids if hits is None else hits & ids
+    found = []
+    for i in sorted(hits or (), reverse=True):
+        chunk = json.loads((site / "search/d" / f"{i // meta['chunk']}.json").read_text())
+        if chunk[i % meta["chunk"]]:
+            found.append(chunk[i % meta["chunk"]][0])
+    return found
+
+
+def test_search_index_finds_chinese_bigrams_and_words(built: tuple[Config, Store, Path]) -> None:
+    _, _, site = built
+    assert tokens("台积电 Chips") == {"台积", "积电", "chips"}
+    assert search(site, "芯片") == ["pages/china/n3.html"]  # two characters inside a sentence
+    assert search(site, "熊本县建厂") == ["pages/china/n3.html"]
+    assert search(site, "片领") == ["pages/china/n3.html"]  # across a word boundary too
+    assert search(site, "MARKETS") == [f"pages/world/w{n}.html" for n in (2, 1, 0)]
+    assert search(site, "芯片 markets") == []
+    assert len(search(site, "天气")) == 54  # every Chinese article but n3
+
+
+def snapshot(site: Path) -> dict[str, tuple[int, int]]:
+    """Every file's (inode, mtime): a rewrite changes one or the other."""
+    out = {}
+    for dirpath, _dirs, files in os.walk(site):
+        for name in files:
+            stat = os.stat(os.path.join(dirpath, name))
+            out[os.path.relpath(os.path.join(dirpath, name), site)] = (
+                stat.st_ino,
+                stat.st_mtime_ns,
+            )
+    return out
+
+
+def test_a_second_build_writes_nothing(fresh: tuple[Config, Store, Path]) -> None:
+    config, store, site = fresh
+    before = snapshot(site)
+    assert build_site(config, store, changed=set()).written == []
+    assert build_site(config, store, changed=None).written == []  # a full one neither
+    assert snapshot(site) == before
+
+
+def test_one_changed_article_rewrites_its_page_and_indexes_only(
+    fresh: tuple[Config, Store, Path],
+) -> None:
+    config, store, site = fresh
+    before = snapshot(site)
+    changed = article(
+        "china",
+        "n40",
+        40,
+        title="更新：新的标题",
+        text="台风登陆沿海地区。",
+        html="<p>台风登陆沿海地区。</p>",
+    )
+    store.save(changed, source="epoch", fingerprint="x", method="")
+    result = build_site(config, store, changed={("china", "n40")})
+    assert not result.full and result.pages == 1
+    pages = {p for p in result.written if p.startswith("pages/")}
+    assert pages == {"pages/china/n40.html"}
+    html = {p for p in result.written if p.endswith(".html")}
+    assert html <= {"pages/china/n40.html", "indexes/china.html", "index.html"}
+    assert "indexes/china.html" in html and "index.html" in html  # n40 is among the newest 30
+    assert "feeds/china.xml" in result.written and "feeds/world.xml" not in result.written
+    after = snapshot(site)
+    untouched = {p for p in before if p not in result.written}
+    assert {p: after[p] for p in untouched} == {p: before[p] for p in untouched}
+    assert tree(site / "pages/china/n40.html").findtext(".//h1") == "更新：新的标题"
+    # The search index followed: the new text is found, the old page version is not listed twice.
+    assert search(site, "台风") == ["pages/china/n40.html"]
+    assert search(site, "第40篇") == []
+    assert search(site, "天气").count("pages/china/n40.html") == 0
+
+
+def test_purged_articles_leave_the_site(fresh: tuple[Config, Store, Path]) -> None:
+    config, store, site = fresh
+    purged = store.purge("china", 50)
+    assert sorted(purged) == ["n0", "n1", "n2", "n3", "n4"]
+    result = build_site(config, store, changed={("china", s) for s in purged})
+    for slug in purged:
+        assert not (site / f"pages/china/{slug}.html").exists()
+        assert not (site / f"pages/china/{slug}.html.png").exists()
+    assert not (site / "indexes/china-2.html").exists()
+    assert "indexes/china-2.html" in result.written
+    assert search(site, "芯片") == []
+    sitemap = (site / "sitemap.xml").read_text()
+    assert "pages/china/n3.html" not in sitemap and "pages/china/n5.html" in sitemap
+
+
+def test_template_or_address_change_rebuilds_everything(
+    fresh: tuple[Config, Store, Path],
+) -> None:
+    config, store, site = fresh
+    manifest = site / ".samizdat-build.json"
+    state = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps(state | {"digest": "old templates"}))
+    result = build_site(config, store, changed=set())
+    assert result.full and result.written == []  # same templates in fact: same bytes
+    # A public address for the site: every page's share block and QR code change.
+    site_url = "https://mirror.example/news/site"
+    result = build_site(config, store, changed=set(), site_url=site_url)
+    assert result.full and result.pages == 58 and result.qr_codes == 58
+    page = tree(site / "pages/china/n3.html")
+    address = f"{site_url}/pages/china/n3.html"
+    assert page.findtext(".//code[@id='share-address']") == address
+    with Image.open(site / "pages/china/n3.html.png") as image:
+        (code,) = zxingcpp.read_barcodes(image)
+    assert code.text == address
+    feed = feedparser.parse((site / "feed.xml").read_bytes())
+    assert feed.entries[0].link == f"{site_url}/pages/china/n54.html"
+    assert f"<loc>{site_url}/index.html</loc>" in (site / "sitemap.xml").read_text()
+    # Back to no site address: the Markdown page's QR code (same address) is linked again.
+    build_site(config, store, changed=set())
+    md_png = config.site.output / "pages/china/n3.md.png"
+    assert (site / "pages/china/n3.html.png").samefile(md_png)
+
+
+def test_qr_code_of_the_default_address_reads_back(built: tuple[Config, Store, Path]) -> None:
+    _, _, site = built
+    with Image.open(site / "pages/world/w1.html.png") as image:
+        (code,) = zxingcpp.read_barcodes(image)
+    assert code.text == f"{BASE}/pages/world/w1.md"
+
+
+def test_hostile_article_html_cannot_reach_the_page(fresh: tuple[Config, Store, Path]) -> None:
+    """The store holds cleaned bodies; if one ever held markup it should not, the site's own
+    sanitising pass still keeps it out."""
+    config, store, site = fresh
+    evil = '<p onclick="x()">a<script>alert(1)</script><a href="javascript:alert(1)">j</a></p><iframe src="https://evil.example/"></iframe>'
+    store.save(
+        article("world", "w0", 0, url="https://news.example/world/w0.html", html=evil),
+        source="news",
+        fingerprint="y",
+        method="",
+    )
+    build_site(config, store, changed={("world", "w0")})
+    body = tree(site / "pages/world/w0.html").find(".//div[@class='body']")
+    markup = lxml.html.tostring(body, encoding="unicode")
+    assert "script" not in markup and "onclick" not in markup and "javascript" not in markup
+    assert "iframe" not in markup and "evil.example" not in markup
