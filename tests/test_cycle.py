@@ -278,3 +278,44 @@ def test_failed_item_is_retried_next_cycle(small, tmp_path: Path) -> None:
     again = cycle(config)
     assert again.new == 1 and again.exit_code == 0, again.problems
     assert (config.site.output / "pages/world/shoal-fishermen.md").is_file()
+
+
+def test_same_store_renders_byte_identical_files(first, tmp_path: Path) -> None:
+    import dataclasses
+
+    from samizdat import build
+
+    config, _, _ = first
+    other = dataclasses.replace(
+        config, site=dataclasses.replace(config.site, output=tmp_path / "again")
+    )
+    state = tmp_path / "state.db"
+    shutil.copy(config.site.state, state)
+    with Store(state) as store:
+        build.build(other, store, full=True)
+
+    def tree(root: Path) -> dict[str, bytes]:
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in root.rglob("*")
+            if p.is_file() and ".git" not in p.relative_to(root).parts
+        }
+
+    assert tree(tmp_path / "again") == tree(config.site.output)
+
+
+def test_chinese_conversion(tmp_path: Path) -> None:
+    with SiteServer(SITE) as server:
+        config = write_config(tmp_path, server.base_url, channels={"nsc413"})
+        text = config.path.read_text(encoding="utf-8").replace(
+            'title = "禁闻聚合"', 'title = "禁闻聚合"\nconvert = "s2t"'
+        )
+        config.path.write_text(text, encoding="utf-8")
+        from samizdat.config import load
+
+        cycle(load(config.path))
+    page = (config.site.output / "pages/nsc413/n14004562.md").read_text(encoding="utf-8")
+    assert page.startswith("### 美日將發佈聯合聲明 加深芯片合作")
+    assert "日本成立了新的芯片製造商Rapidus" in page
+    index = (config.site.output / "indexes/nsc413.md").read_text(encoding="utf-8")
+    assert "美日將發佈聯合聲明" in index
