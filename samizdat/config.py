@@ -498,6 +498,11 @@ def _fetch(loader: _Loader, data: dict[str, Any]) -> FetchSettings:
             "proxy",
         },
     )
+    t.check(
+        "proxy",
+        lambda v: re.match(r"^(https?|socks5h?)://", v) is not None,
+        "must be an http://, https://, socks5:// or socks5h:// URL",
+    )
     return FetchSettings(
         connect_timeout=t.number("connect_timeout", d.connect_timeout, minimum=0.1),
         read_timeout=t.number("read_timeout", d.read_timeout, minimum=0.1),

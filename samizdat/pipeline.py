@@ -53,6 +53,11 @@ class CycleReport:
         }
 
 
+# An item that failed this many cycles in a row is no longer fetched (a page deleted at the
+# source would otherwise fail, and make the exit status 3, for ever); `status` still lists it.
+GIVE_UP_AFTER = 10
+
+
 def lock_path(config: Config) -> Path:
     return config.site.state.with_name(config.site.state.name + ".lock")
 
@@ -166,7 +171,8 @@ class _Work:
             return
         items, validators = listed
         known = self.store.known(channel.id)
-        todo = self.select(source, items, known)
+        given_up = self.store.given_up(channel.id, GIVE_UP_AFTER)
+        todo = [i for i in self.select(source, items, known) if i.url not in given_up]
         self.reporter.add_total(len(todo))
         # Ids are given in listing order before any fetch, so a collision always resolves the
         # same way: the later URL gets the hashed id.

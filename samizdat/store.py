@@ -357,6 +357,13 @@ class Store:
             for r in rows
         ]
 
+    def given_up(self, channel: str, attempts: int) -> set[str]:
+        """URLs of the channel's items that have failed at least `attempts` times."""
+        rows = self.db.execute(
+            "SELECT url FROM failures WHERE channel = ? AND attempts >= ?", (channel, attempts)
+        )
+        return {r[0] for r in rows}
+
     def forget_failures(self, channel: str, urls: Iterable[str]) -> None:
         self.db.executemany(
             "DELETE FROM failures WHERE channel = ? AND url = ?", [(channel, u) for u in urls]

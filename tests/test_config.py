@@ -168,3 +168,8 @@ def test_fetch_table_keys(tmp_path: Path) -> None:
     assert (fetch.per_host, fetch.proxy, fetch.read_timeout) == (8, "socks5://127.0.0.1:1080", 5.0)
     e = error(tmp_path, MINIMAL + "\n[fetch]\nper_host = 0\n")
     assert (e.key, e.line) == ("fetch.per_host", 14)
+
+
+def test_bad_proxy_is_a_config_error(tmp_path: Path) -> None:
+    e = error(tmp_path, MINIMAL + '\n[fetch]\nproxy = "ftp://127.0.0.1:21"\n')
+    assert (e.key, e.line) == ("fetch.proxy", 14)

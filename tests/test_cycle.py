@@ -319,3 +319,16 @@ def test_chinese_conversion(tmp_path: Path) -> None:
     assert "日本成立了新的芯片製造商Rapidus" in page
     index = (config.site.output / "indexes/nsc413.md").read_text(encoding="utf-8")
     assert "美日將發佈聯合聲明" in index
+
+
+def test_an_item_failing_for_ever_is_given_up(small, monkeypatch: pytest.MonkeyPatch) -> None:
+    config, root = small
+    monkeypatch.setattr(pipeline, "GIVE_UP_AFTER", 2)
+    (root / "en/world/2023/05/24/shoal-fishermen.html").unlink()
+    assert cycle(config).exit_code == 3
+    assert cycle(config).exit_code == 3
+    third = cycle(config)
+    assert third.exit_code == 0 and third.problems == []
+    with Store(config.site.state) as store:
+        (failure,) = store.failures()  # still listed for `status`
+    assert failure.attempts == 2 and "shoal-fishermen" in failure.url

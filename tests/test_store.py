@@ -123,3 +123,11 @@ def test_pushes_keep_last_success_and_last_error(store: Store) -> None:
     assert state.last_ok is not None
     store.record_push("gh", ok=True, commit="def", error=None)
     assert store.pushes()["gh"].last_error is None
+
+
+def test_given_up_after_repeated_failures(store: Store) -> None:
+    for _ in range(3):
+        store.fail("c", "https://a.example/gone.htm", "gone", "HTTP 404 Not Found")
+    store.fail("c", "https://a.example/once.htm", "once", "HTTP 500")
+    assert store.given_up("c", 3) == {"https://a.example/gone.htm"}
+    assert store.given_up("other", 1) == set()
