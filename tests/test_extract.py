@@ -254,3 +254,61 @@ def test_empty_and_broken_pages_do_not_raise():
         raw = extract(html, "https://ex.example/")
         assert raw.method == "generic"
         assert isinstance(raw.body_html, str)
+
+
+def test_html_to_text_leaves_captions_out_but_the_body_keeps_them(en):
+    # Captions label a picture; they are not running text.
+    html = "<p>Before.</p><figure><img src='x.jpg'><figcaption>A caption</figcaption></figure>"
+    assert html_to_text(html) == "Before."
+    assert "<figcaption>A drawing of the restored wetland" in en.body_html
+    assert "restored wetland at the north end" not in html_to_text(en.body_html)
+
+
+# ---------------------------------------------------------------- generic rules
+
+PARAGRAPH = (
+    "The council met on {day} to discuss the new bridge, which engineers say will carry "
+    "twice the traffic of the old one, and residents asked how long the works would last."
+)
+
+
+def _article(extra_inside: str = "", extra_outside: str = "") -> str:
+    days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+    paragraphs = "".join(f"<p>{PARAGRAPH.format(day=d)}</p>" for d in days)
+    return (
+        "<html><head><title>Bridge</title></head><body>"
+        "<nav><a href='/a'>Home</a> <a href='/b'>World</a></nav>"
+        f"<div class='story-body'>{paragraphs[: len(paragraphs) // 2]}{extra_inside}"
+        f"{paragraphs[len(paragraphs) // 2 :]}</div>{extra_outside}</body></html>"
+    )
+
+
+def test_hidden_copies_of_the_article_are_not_read():
+    hidden = "<div style='display: none'><p>Hidden schema copy of the whole story text.</p></div>"
+    hidden += "<p hidden>Another hidden paragraph that nobody sees on the page.</p>"
+    text = html_to_text(extract(_article(extra_inside=hidden), None).body_html)
+    assert "Monday" in text and "Saturday" in text
+    assert "Hidden schema copy" not in text and "Another hidden" not in text
+
+
+def test_promotion_lines_and_picture_credits_are_dropped():
+    junk = (
+        "<p>READ MORE: <a href='/x'>Another story about bridges and roads</a></p>"
+        "<p>Don't miss: the best bridges of the year, ranked by our readers</p>"
+        "<p>The old bridge at dawn (Image: GETTY)</p>"
+        "<p>Engineers inspect the pillars. Photo: Jane Doe, AP</p>"
+    )
+    text = html_to_text(extract(_article(extra_inside=junk), None).body_html)
+    assert "Monday" in text and "Saturday" in text
+    for line in ("READ MORE", "Don't miss", "(Image: GETTY)", "Photo: Jane Doe"):
+        assert line not in text
+
+
+def test_density_voter_prefers_the_article_to_the_comment_thread():
+    comments = "".join(
+        f"<div class='comment'><p>{PARAGRAPH.format(day=d)} I disagree, {d}!</p></div>"
+        for d in ("one", "two", "three", "four", "five", "six", "seven", "eight")
+    )
+    text = html_to_text(extract(_article(extra_outside=comments), None).body_html)
+    assert "Monday" in text and "Saturday" in text
+    assert "I disagree" not in text

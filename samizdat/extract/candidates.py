@@ -1,73 +1,58 @@
-"""The two independent extractors whose votes generic extraction combines.
-
-Each returns the HTML it considers the article, computed on its own copy of the
-already parsed and normalised tree (no second parse of the page).
+"""trafilatura, the first voter of generic extraction (the second is
+:mod:`samizdat.extract.density`), run once on a copy of the already parsed, normalised tree.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+from dataclasses import dataclass
 
 import lxml.html
-import trafilatura
-from readability import Document
-from readability.readability import Unparseable
-
-from .text import parse_fragment
+from trafilatura import bare_extraction
+from trafilatura.htmlprocessing import build_html_output
 
 log = logging.getLogger(__name__)
 
 
-def trafilatura_html(doc: lxml.html.HtmlElement, output_format: str = "html") -> str:
-    """Trafilatura's article HTML, or text with ``output_format="txt"``.
+@dataclass(slots=True)
+class Candidate:
+    """trafilatura's article: its plain text, and its HTML made only when asked for."""
 
-    Its own fallbacks are off: readability is our second voter.
+    text: str
+    _document: object | None = None
+
+    def html(self) -> str:
+        if self._document is None:
+            return ""
+        try:
+            return build_html_output(self._document)  # type: ignore[arg-type]
+        except Exception:  # a library bug on one odd page must not stop the cycle
+            log.debug("trafilatura HTML output failed", exc_info=True)
+            return ""
+
+
+def trafilatura_candidate(doc: lxml.html.HtmlElement) -> Candidate:
+    """trafilatura's article on the page.
+
+    Fast mode (its readability/jusText fallbacks off: the density scorer is our second
+    voter), and ``bare_extraction`` rather than ``extract``: no fingerprint, no output
+    serialisation unless the HTML is needed.
     """
     try:
-        html = trafilatura.extract(
+        document = bare_extraction(
             copy.deepcopy(doc),
             fast=True,
-            output_format=output_format,
             include_comments=False,
             include_tables=True,
             include_images=True,
             include_formatting=True,
             deduplicate=False,
+            with_metadata=False,
         )
     except Exception:  # a library bug on one odd page must not stop the cycle
         log.debug("trafilatura failed", exc_info=True)
-        return ""
-    return html or ""
-
-
-class _SharedTreeDocument(Document):
-    """readability's Document fed an already parsed, normalised tree.
-
-    Its default ``_parse`` runs lxml's Cleaner (javascript links, styles, comments), which
-    costs half of its time; our tree has lost scripts, styles and comments already, so a
-    deep copy (readability mutates it, and re-parses on its lenient second pass) suffices.
-    """
-
-    def _parse(self, input: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
-        doc = copy.deepcopy(input)
-        for elem in doc.xpath("//*[@hidden]"):
-            elem.drop_tree()
-        return doc
-
-
-def readability_html(doc: lxml.html.HtmlElement) -> str:
-    """readability-lxml's article HTML."""
-    try:
-        summary = _SharedTreeDocument(doc).summary(html_partial=True)
-    except (Unparseable, ValueError, TypeError):
-        log.debug("readability failed", exc_info=True)
-        return ""
-    return summary
-
-
-def text_of(html: str) -> str:
-    """All the text of an HTML fragment."""
-    if not html.strip():
-        return ""
-    return parse_fragment(html).text_content()
+        return Candidate("")
+    if document is None or isinstance(document, dict):
+        return Candidate("")
+    return Candidate(document.text or document.raw_text or "", document)

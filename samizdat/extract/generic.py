@@ -1,17 +1,19 @@
-"""Generic main-content extraction: two extractors vote, block by block, on the page's DOM.
+"""Generic main-content extraction: two voters decide, block by block, on the page's DOM.
 
-trafilatura and readability-lxml are each good and each wrong in their own way
-(trafilatura keeps related-link lists and comments on Chinese portals; readability drops
-paragraphs on English sites). Their texts are used as votes on the page's own text blocks:
+trafilatura (fast mode, run once) and a light readability-style density scorer over the
+page's own blocks (:mod:`samizdat.extract.density`) are each good and each wrong in their
+own way (trafilatura keeps related-link lists and comments on Chinese portals; the density
+pick misses link-rich paragraphs). Their choices are votes on the page's text blocks:
 
 1. Every text block of the normalised page (a paragraph, heading, list item, cell …) that
-   both extractors kept is article text. The span from the first to the last such block is
-   the article's core.
-2. Inside the core, a block that only one of them kept is kept unless it is mostly links.
-3. Outside the core, blocks kept by one extractor extend it while they read like prose
-   (long enough, few links); the first block that doesn't ends the article.
-4. When the two hardly agree, the candidate whose text reads more like an article (more
-   prose, fewer links) wins alone.
+   both kept is article text. The span from the first to the last such block is the core.
+2. Inside the core, a block that only one of them kept is kept when it reads as prose.
+3. Outside the core, blocks kept by one voter extend it while they read like prose (long
+   enough, few links, not in a box named like comments or a sidebar); the first block that
+   doesn't ends the article.
+4. When the two hardly agree, the one whose text reads more like an article (more prose,
+   fewer link-heavy blocks) wins alone.
+5. Promotion lines ("Read more:", "Don't miss") and picture credits go.
 
 The body is then the page's own subtree around the kept blocks, with everything else
 pruned, so headings, lists, quotes, tables and figures keep their original markup.
@@ -26,7 +28,8 @@ from dataclasses import dataclass
 import lxml.html
 from lxml import etree
 
-from .candidates import readability_html, text_of, trafilatura_html
+from . import density
+from .candidates import trafilatura_candidate
 
 BLOCK_TAGS = frozenset(
     [
@@ -75,6 +78,32 @@ SHORT = 6  # blocks shorter than this (no spaces) match anywhere: their votes me
 GRAM = 6  # character n-gram size for matching blocks to candidate texts
 _WORDY = re.compile(r"[^\W\d_]{2}")  # two letters in a row: a block with words in it
 LINKY = 0.5  # a block with more of its text in links than this is navigation
+# Calls to action and cross-promotion that sit between paragraphs: never the article.
+_PROMO = re.compile(
+    r"^\W*(read more|read also|also read|read next|see more|see also|more on this|related"
+    r"( articles?| stories| coverage| content)?\s*:|don'?t miss|click here|sign up|subscribe"
+    r"|advertisement|相关(新闻|阅读|文章|报道)|延伸阅读|推荐阅读|更多(精彩|阅读))",
+    re.I,
+)
+# Picture credits and captions outside <figcaption>: short lines naming a photographer.
+_CREDIT = re.compile(
+    r"\((image|photo|picture|pic)s?\s*:|\b(photo|image|picture)s?\s*(credit)?\s*:\s*\S"
+    r"|\bcredit\s*:\s*\S|\(photo by\b|\(ap photo|\bgetty images?\)?\s*$|图片来源|图/",
+    re.I,
+)
+CREDIT_MAX = 300  # a caption is short; a paragraph that quotes a credit is not one
+
+
+def _boilerplate(block: Block) -> bool:
+    """A promotion line or a picture credit (block text as shown, not squashed)."""
+    text = block.el.text_content().strip()
+    if _PROMO.search(text):
+        return True
+    return len(text) <= CREDIT_MAX and bool(_CREDIT.search(text))
+
+
+PROSE_LINKS = 0.5  # a paragraph may link a lot (news roundups) and still be prose
+BIAS = 0.5  # trafilatura wins a disagreement unless the density pick holds clearly more prose
 
 
 @dataclass(slots=True)
@@ -96,7 +125,7 @@ class Block:
         size = cjk * 3 + (len(self.key) - cjk)
         # Sentences end in punctuation; headlines of teaser cards don't.
         sentence = bool(_SENTENCE_END.search(self.key)) or len(_PUNCT.findall(self.key)) >= 2
-        return size >= 60 and self.link_density < 0.25 and sentence
+        return size >= 60 and self.link_density < PROSE_LINKS and sentence
 
 
 def _own_text(el: etree._Element) -> tuple[str, int]:
@@ -155,16 +184,17 @@ def _quality(blocks: list[Block], flag: str) -> float:
     """How much article-like prose a candidate holds: prose characters minus link characters."""
     chosen = [b for b in blocks if getattr(b, flag)]
     prose = sum(len(b.key) for b in chosen if b.prose())
-    links = sum(b.link_chars for b in chosen)
+    # Links inside sentences are the article's; only link-heavy blocks are navigation.
+    links = sum(b.link_chars for b in chosen if b.link_density > LINKY)
     return prose - links
 
 
 def _vote(blocks: list[Block], a: str, b: str) -> tuple[list[Block], str]:
-    """Choose the article's blocks; returns them and a sentence saying how."""
-    grams_a, grams_b = _grams(a), _grams(b)
+    """Choose the article's blocks (``in_b`` already set); returns them and a sentence
+    saying how."""
+    grams_a = _grams(a)
     for block in blocks:
         block.in_a = _found(block.key, a, grams_a)
-        block.in_b = _found(block.key, b, grams_b)
     if not a and not b:
         return [], "neither extractor found an article"
     agreed = [x for x in blocks if x.in_a and x.in_b and _WORDY.search(x.key) and len(x.key) >= 10]
@@ -173,28 +203,31 @@ def _vote(blocks: list[Block], a: str, b: str) -> tuple[list[Block], str]:
     qa, qb = _quality(blocks, "in_a"), _quality(blocks, "in_b")
     lopsided = min(qa, qb) < 0.2 * max(qa, qb)
     if not a or not b or agreed_chars < 0.5 * smaller or lopsided:
-        if qa >= qb:
+        if qa >= BIAS * qb:
             return [
                 x for x in blocks if (x.in_a and len(x.key) >= SHORT) or _inside(x, blocks, "in_a")
-            ], ("trafilatura's text (the two extractors disagreed; it read more like an article)")
+            ], "trafilatura's text (the two voters disagreed; it read more like an article)"
         return [
             x for x in blocks if (x.in_b and len(x.key) >= SHORT) or _inside(x, blocks, "in_b")
-        ], ("readability's text (the two extractors disagreed; it read more like an article)")
+        ], "the densest part of the page (the two voters disagreed; it read more like an article)"
     first = blocks.index(agreed[0])
     last = blocks.index(agreed[-1])
     kept: list[Block] = []
     for block in blocks[first : last + 1]:
         if (block.in_a and block.in_b) or ((block.in_a or block.in_b) and block.prose()):
             kept.append(block)
+    # Past the agreed core, text in a box named like comments, a footer or a sidebar is not
+    # the article, however well written.
+    memo: dict = {}
     before: list[Block] = []
     for block in reversed(blocks[:first]):
-        if (block.in_a or block.in_b) and block.prose():
+        if (block.in_a or block.in_b) and block.prose() and not density.unlikely(block.el, memo):
             before.append(block)
         elif len(block.key) >= SHORT:
             break
     after: list[Block] = []
     for block in blocks[last + 1 :]:
-        if (block.in_a or block.in_b) and block.prose():
+        if (block.in_a or block.in_b) and block.prose() and not density.unlikely(block.el, memo):
             after.append(block)
         elif len(block.key) >= SHORT:
             break
@@ -322,9 +355,11 @@ def _is_title(key: str, titles: list[str]) -> bool:
 
 def extract_generic(doc: lxml.html.HtmlElement) -> tuple[str, str]:
     """Body HTML of the page's article and a sentence on how it was chosen."""
-    html_b = readability_html(doc)
-    a, b = _squash(trafilatura_html(doc, "txt")), _squash(text_of(html_b))
+    candidate = trafilatura_candidate(doc)
+    a = _squash(candidate.text)
     blocks, order = _blocks(doc)
+    density.vote(blocks)
+    b = "".join(x.key for x in blocks if x.in_b)
     titles = _titles(doc)
     # The title is shown above the body by every renderer: it is not body text.
     blocks = [x for x in blocks if x.el.tag != "h1" and not _is_title(x.key, titles)]
@@ -337,10 +372,9 @@ def extract_generic(doc: lxml.html.HtmlElement) -> tuple[str, str]:
             seen.add(block.key)
     blocks = unique
     kept, how = _vote(blocks, a, b)
-    if how.startswith(("trafilatura", "readability")):
-        chosen = a if how.startswith("trafilatura") else b
-        if sum(len(x.key) for x in kept) < 0.5 * len(chosen):
-            # The page's blocks don't line up with the extractor's text (it rewrote it):
-            # take that extractor's own HTML.
-            return (trafilatura_html(doc) if how.startswith("trafilatura") else html_b), how
+    kept = [x for x in kept if not _boilerplate(x)]
+    if how.startswith("trafilatura") and sum(len(x.key) for x in kept) < 0.5 * len(a):
+        # The page's blocks don't line up with trafilatura's text (it rewrote it): take
+        # its own HTML.
+        return candidate.html(), how
     return _assemble(doc, kept, blocks, order), how

@@ -5,7 +5,10 @@
   (or stands on its own when there is none): with scripts off the browser renders it;
 - lazy images resolve: ``data-src``, ``data-original``, ``data-lazy-src`` and the largest
   candidate of ``srcset`` / ``data-srcset`` become ``src``;
-- relative URLs (links, images) become absolute against the page's ``<base href>`` or URL.
+- relative URLs (links, images) become absolute against the page's ``<base href>`` or URL;
+- what the page hides without a script (the ``hidden`` attribute, an inline
+  ``display: none`` or ``visibility: hidden``) goes: schema.org copies of the article,
+  share-dialog templates and collapsed menus are never read by a person.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ _PLACEHOLDER = re.compile(
     r"^(data:|about:blank)|(blank|spacer|placeholder|pixel|loading|lazy)[^/]*$", re.I
 )
 _DROP = ("script", "style", "template", "iframe", "object", "embed")
+_LEAVE = ("#", "javascript:", "mailto:", "data:", "http://", "https://")
+_HIDDEN_STYLE = re.compile(r"(display\s*:\s*none|visibility\s*:\s*hidden)", re.I)
 
 
 def parse(html: str) -> lxml.html.HtmlElement:
@@ -119,6 +124,18 @@ def _append_text(parent: etree._Element, index: int, text: str) -> None:
         sibling.tail = (sibling.tail or "") + text
 
 
+def _drop_hidden(doc: lxml.html.HtmlElement) -> None:
+    hidden = [
+        el
+        for el in doc.xpath("//body//*[@hidden or @style]")
+        if el.get("hidden") is not None or _HIDDEN_STYLE.search(el.get("style") or "")
+    ]
+    for el in hidden:
+        # Keep the text that follows a hidden element: it belongs to its parent.
+        if el.getparent() is not None:
+            el.drop_tree()
+
+
 def base_url(doc: lxml.html.HtmlElement, url: str | None) -> str | None:
     """What relative links resolve against: ``<base href>`` (itself resolved), else the URL."""
     for base in doc.iter("base"):
@@ -132,6 +149,7 @@ def normalize(doc: lxml.html.HtmlElement, url: str | None) -> lxml.html.HtmlElem
     """Normalise a parsed page in place (see the module docstring) and return it."""
     base = base_url(doc, url)
     etree.strip_elements(doc, *_DROP, with_tail=False)
+    _drop_hidden(doc)
     _noscript_images(doc)
     for img in doc.iter("img"):
         resolve_image(img)
@@ -143,7 +161,8 @@ def normalize(doc: lxml.html.HtmlElement, url: str | None) -> lxml.html.HtmlElem
         for el in doc.iter("a", "img"):
             attr = "href" if el.tag == "a" else "src"
             value = (el.get(attr) or "").strip()
-            if value and not value.startswith(("#", "javascript:", "mailto:", "data:")):
+            # Most links are absolute already: urljoin is costly on link-heavy pages.
+            if value and not value.startswith(_LEAVE):
                 with contextlib.suppress(ValueError):
                     el.set(attr, urljoin(base, value))
     return doc

@@ -49,12 +49,14 @@ BLOCKS = frozenset(
         "summary",
     ]
 )
+# Not running text: captions label a picture (the body HTML keeps them, in place, with it).
+SKIPPED = frozenset(["script", "style", "template", "noscript", "figcaption"])
 _SPACES = re.compile(r"\s+")
 
 
 def _walk(el: etree._Element, out: list[str]) -> None:
     tag = el.tag if isinstance(el.tag, str) else ""
-    if tag in ("script", "style", "template", "noscript"):
+    if tag in SKIPPED:
         if el.tail:
             out.append(el.tail)
         return
