@@ -186,7 +186,7 @@ def status(config_path: Path) -> int:
 @_errors
 def check(url: str, config_path: Path, source_id: str | None) -> int:
     """Fetch one article URL and print what would be extracted."""
-    from samizdat.pipeline import check as check_url
+    from samizdat.check import check as check_url
 
     config = _load(config_path) if config_path.exists() or source_id else None
     article, rules = check_url(url, config, source_id)

@@ -16,14 +16,14 @@ from samizdat import build, publish
 from samizdat.clean import convert_text
 from samizdat.config import ChannelConfig, Config, SourceConfig
 from samizdat.errors import FetchError, SkipItem, SourceError
-from samizdat.fetch import Fetcher, FetchSettings
+from samizdat.fetch import Fetcher
 from samizdat.ids import page_id
 from samizdat.lock import CycleLock
-from samizdat.models import Article, Extracted, Item, Rules
+from samizdat.models import Article, Extracted, Item
 from samizdat.progress import Reporter
 from samizdat.sources import parse_feed, parse_list
 from samizdat.store import Known, Store, now
-from samizdat.workers import ExtractionPool, extract
+from samizdat.workers import ExtractionPool
 
 
 @dataclass
@@ -305,34 +305,3 @@ class _Work:
     def problem(self, message: str) -> None:
         self.report.problems.append(message)
         self.reporter.warn(message)
-
-
-def check(url: str, config: Config | None, source_id: str | None) -> tuple[Extracted, str]:
-    """Fetch one article URL and extract it with the rules of its source (`samizdat check`)."""
-    rules, label = Rules(), "no source rules (generic extraction)"
-    if config is not None:
-        source = _source_for(config, url, source_id)
-        if source is not None:
-            rules, label = source.rules, f"rules of source {source.id!r}"
-
-    async def fetch() -> str:
-        async with Fetcher(config.fetch if config else FetchSettings()) as fetcher:
-            return (await fetcher.get(url)).text()
-
-    html = asyncio.run(fetch())
-    return extract(html, url, rules, None, config.site.convert if config else ""), label
-
-
-def _source_for(config: Config, url: str, source_id: str | None) -> SourceConfig | None:
-    from urllib.parse import urlsplit
-
-    if source_id:
-        for source in config.sources:
-            if source.id == source_id:
-                return source
-        raise SourceError(f"no source with id {source_id!r} in {config.path}")
-    host = urlsplit(url).hostname
-    for source in config.sources:
-        if any(urlsplit(c.url).hostname == host for c in source.channels):
-            return source
-    return None
