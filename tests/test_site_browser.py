@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from test_site import BASE, _built
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
