@@ -186,7 +186,10 @@ def test_delay_applies_to_every_response_without_serialising_them(tmp_path):
             t.join()
         elapsed = time.monotonic() - started
     assert results == [200] * 5
-    assert 0.4 <= elapsed < 1.5, elapsed  # serial would take 2 s
+    assert elapsed >= 0.4  # the delay applies
+    # Not serialised: several requests were inside their delay at once. (Counted, not timed:
+    # the machines are shared and noisy.)
+    assert server.peak_in_flight >= 2
 
 
 def test_hanging_route_times_out_and_stop_does_not_wait_for_it(tmp_path):

@@ -146,6 +146,8 @@ class SiteServer:
         self.base_url = ""
         self.hits: collections.Counter[str] = collections.Counter()
         self.log: list[Request] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0  # most requests handled at once: shows delays don't serialise
         self.routes = load_routes(self.root)
         self._lock = threading.Lock()
         # Set by stop(): wakes handlers sleeping in a delay so stop() never waits 30 s.
@@ -257,12 +259,19 @@ class _Handler(BaseHTTPRequestHandler):
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
         count = site._count(Request(self.command, path, dict(self.headers.items())))
         route = site.routes.get(path, Route())
-        site._sleep(site.delay + route.delay)
-        if site._stopping.is_set():
-            return  # the server is going away: drop the connection unanswered
-        # A client that hangs up (size cap, timeout) is part of the tests: fine.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):
-            self._respond(path, route, count, head=head)
+        with site._lock:
+            site.in_flight += 1
+            site.peak_in_flight = max(site.peak_in_flight, site.in_flight)
+        try:
+            site._sleep(site.delay + route.delay)
+            if site._stopping.is_set():
+                return  # the server is going away: drop the connection unanswered
+            # A client that hangs up (size cap, timeout) is part of the tests: fine.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):
+                self._respond(path, route, count, head=head)
+        finally:
+            with site._lock:
+                site.in_flight -= 1
 
     def _respond(self, path: str, route: Route, count: int, *, head: bool) -> None:
         status = route.statuses[min(count, len(route.statuses)) - 1] if route.statuses else 200
