@@ -82,8 +82,11 @@ def _body(
     if feed_body and mode == "always":
         return feed_body, "feed", missed + "the feed's content is used (feed_content = always)"
 
-    scope = _copy(doc)
+    # Generic extraction leaves the tree as it found it (it marks and unmarks blocks, and
+    # trafilatura reads its own copy): only removal rules need a copy of the page.
+    scope = doc
     if rules.remove:
+        scope = _copy(doc)
         site_rules.remove(scope, rules.remove)
     generic, how = extract_generic(scope)
 
