@@ -451,7 +451,11 @@ def test_ingest_counts_page_views_once(mirror: Path, tmp_path: Path) -> None:
 
 
 def test_ingest_and_the_service_add_to_one_database(mirror: Path, tmp_path: Path, start) -> None:
-    _ingest(mirror, DATA / "access.log")
+    # -c given to the group works as well as to the subcommand.
+    result = CliRunner().invoke(
+        counter_command, ["-c", str(mirror), "ingest", str(DATA / "access.log")]
+    )
+    assert result.exit_code == 0, result.output
     service = start(mirror)
     _burst(service.base, ["/p/pages/c1/a0.md"] * 5)
     service.stop()
@@ -469,3 +473,16 @@ def test_ingest_reports_a_config_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "bad.toml" in result.output
+
+
+def test_ingest_reads_the_address_free_nginx_format_of_the_docs(
+    mirror: Path, tmp_path: Path
+) -> None:
+    # docs/counter.md: log_format pixel '- - - [$time_local] "$request" $status $body_bytes_sent';
+    log = tmp_path / "pixel.log"
+    log.write_text(
+        '- - - [27/Nov/2026:10:00:01 +0000] "GET /p/pages/c1/a1.md HTTP/1.1" 200 43\n'
+        '- - - [27/Nov/2026:10:00:01 +0000] "GET /p/pages/c1/a1.md HTTP/1.1" 200 43\n'
+    )
+    assert "2 views counted" in _ingest(mirror, log)
+    assert _rows(tmp_path / "counter.db") == {("pages/c1/a1.md", HOUR_10): 2}

@@ -199,7 +199,7 @@ def test_hanging_route_times_out_and_stop_does_not_wait_for_it(tmp_path):
         httpx.get(server.url("/hang.htm"), timeout=0.3)
     started = time.monotonic()
     server.stop()
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # not the 30 s the route sleeps
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.url("/hang.htm"), timeout=1)
 

@@ -235,7 +235,7 @@ def test_429_with_long_retry_after_gives_up(httpserver: HTTPServer) -> None:
     )
     started = time.monotonic()
     error = fetch_error(FAST, httpserver.url_for("/busy"))
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 10  # not the hour the server asked for
     assert error.status == 429
     assert "Retry-After 3600s" in error.reason
     assert len(httpserver.log) == 1
@@ -374,7 +374,7 @@ def test_read_timeout_retries_then_fails(slow: tuple[str, Stats]) -> None:
     assert error.reason == "timed out after 2 attempts (read timeout 0.2s)"
     assert error.status is None
     assert stats.requests == 2
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # generous bounds: the machines are shared
 
 
 def test_total_timeout_stops_a_trickle(slow: tuple[str, Stats]) -> None:
@@ -392,7 +392,7 @@ def test_size_cap_stops_reading_endless_body(slow: tuple[str, Stats]) -> None:
     error = fetch_error(settings, f"{base}/endless")
     assert error.reason == "body larger than 1000000 bytes"
     assert error.status == 200
-    assert time.monotonic() - started < 2  # 64 MiB were on offer
+    assert time.monotonic() - started < 10  # 64 MiB were on offer
 
 
 def test_connection_refused_retries_then_fails() -> None:
@@ -472,4 +472,4 @@ def test_host_slot_is_free_during_backoff(slow: tuple[str, Stats]) -> None:
 
     failed_at, quick_at = run(main())
     assert failed_at >= 0.6
-    assert quick_at < 0.4
+    assert quick_at < failed_at  # it went through while the first request was backing off

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from samizdat.images import (
     MirroredImages,
     MirrorStats,
     prune,
+    recompress,
     referenced,
 )
 
@@ -88,12 +90,41 @@ def test_jpeg_lead_and_inline_are_resized_rewritten_and_keep_captions(
     assert result.lead is not None and result.lead.endswith(".jpg")
     lead = stored(tmp_path, result.lead)
     assert (lead.format, lead.size) == ("JPEG", (400, 267))  # 900x600 scaled to max_width
+    # Saved at quality 40, re-encoded at 40 (not 80): the same quantisation tables.
+    assert lead.quantization == Image.open(DATA / "photo.jpg").quantization
     [inline] = referenced(result.html)
     assert inline.endswith(".png") and chart not in result.html
     assert f'<img src="{inline}" alt="Bar chart">' in result.html
     assert "<figcaption>Sales by year</figcaption>" in result.html
     assert result.paths == {result.lead, inline}
     assert not any(p.name.endswith(".tmp") for p in tmp_path.rglob("*"))
+
+
+def test_images_are_processed_while_others_are_still_downloading(tmp_path: Path) -> None:
+    """The slow image's response waits until the fast one is stored: it can only succeed when
+    image work runs while a fetch is still in flight (not after all fetches)."""
+    images = tmp_path / "images"
+    seen: list[bool] = []
+
+    def slow(request: Request) -> WerkzeugResponse:
+        deadline = time.monotonic() + 3
+        while not any(images.rglob("*.jpg")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen.append(any(images.rglob("*.jpg")))
+        return WerkzeugResponse((DATA / "chart.png").read_bytes(), content_type="image/png")
+
+    server = HTTPServer(threaded=True)
+    server.expect_request("/slow.png").respond_with_handler(slow)
+    serve(server, "/fast.jpg", "photo.jpg")
+    server.start()
+    try:
+        html = '<img src="/slow.png"><img src="/fast.jpg">'
+        result = mirror(tmp_path, html, None, server.url_for("/a"))
+    finally:
+        server.clear()
+        server.stop()
+
+    assert seen == [True] and len(result.paths) == 2
 
 
 def test_transparent_png_stays_transparent(httpserver: HTTPServer, tmp_path: Path) -> None:
@@ -255,18 +286,23 @@ def test_mirroring_mirrored_html_changes_nothing(httpserver: HTTPServer, tmp_pat
 
 
 def test_article_budget(httpserver: HTTPServer, tmp_path: Path) -> None:
-    serve(httpserver, "/photo.jpg", "photo.jpg")  # about 6.7 KB once stored
-    serve(httpserver, "/t.png", "transparent.png")  # about 0.7 KB once stored
-    serve(httpserver, "/exif.jpg", "exif.jpg")  # about 3.7 KB once stored
+    size = {
+        name: len(recompress((DATA / name).read_bytes(), SMALL).data)
+        for name in ("photo.jpg", "exif.jpg", "transparent.png")
+    }
+    assert size["transparent.png"] < size["exif.jpg"]
+    for name in size:
+        serve(httpserver, f"/{name}", name)
     html = (
         '<img src="/photo.jpg"><img src="/photo.jpg"><figure><img src="/exif.jpg">'
-        '<figcaption>Cap</figcaption></figure><img src="/t.png">'
+        '<figcaption>Cap</figcaption></figure><img src="/transparent.png">'
     )
-    settings = ImageSettings(max_width=400, max_article_bytes=8_000)
+    budget = size["photo.jpg"] + size["exif.jpg"] - 1
+    settings = ImageSettings(max_width=400, max_article_bytes=budget)
 
     result = mirror(tmp_path, html, None, httpserver.url_for("/a"), settings)
 
-    # The photo twice counts once; the EXIF photo would pass the budget; the small PNG fits.
+    # The photo twice counts once; the EXIF photo would pass the budget; the smaller PNG fits.
     assert sorted(p.rsplit(".", 1)[1] for p in referenced(result.html)) == ["jpg", "png"]
     assert result.html.count("<img") == 3
     [problem] = result.problems

@@ -59,7 +59,7 @@ def test_sigterm_while_waiting_ends_at_once(tmp_path: Path) -> None:
         started = time.monotonic()
         _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20  # not the hour to the next cycle
     assert "SIGTERM received" in stderr
 
 
