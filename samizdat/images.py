@@ -54,6 +54,7 @@ import io
 import logging
 import os
 import re
+import struct
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -357,12 +358,8 @@ def recompress(
                 f"decompression bomb guard: {width}x{height} pixels over {settings.max_pixels}"
             )
         try:
-            frames = getattr(source, "n_frames", 1)
-            if (
-                source.format == "GIF"
-                and 1 < frames <= MAX_FRAMES
-                and width * height * frames <= settings.max_pixels
-            ):
+            frames = _gif_frames(source, MAX_FRAMES) if source.format == "GIF" else 1
+            if 1 < frames <= MAX_FRAMES and width * height * frames <= settings.max_pixels:
                 return _animated_gif(source, settings)
             return _still(source, settings)
         except ImageRejected:
@@ -379,7 +376,10 @@ def _still(source: Image.ImageFile.ImageFile, settings: ImageSettings) -> Recomp
         scale = settings.max_width / width
         source.draft(None, (int(source.width * scale) + 1, int(source.height * scale) + 1))
     source.seek(0)
-    image = ImageOps.exif_transpose(source)  # loads; EXIF orientation applied, then forgotten
+    try:
+        image = ImageOps.exif_transpose(source)  # loads; EXIF orientation applied, then forgotten
+    except (SyntaxError, ValueError, KeyError, TypeError, struct.error):
+        image = source.copy()  # a broken EXIF block is no reason to lose the picture
     image = _to_srgb(image)
     transparent = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     palette = image.mode in ("P", "1") and not transparent
@@ -438,6 +438,20 @@ def _animated_gif(source: Image.ImageFile.ImageFile, settings: ImageSettings) ->
         out, "GIF", save_all=True, append_images=frames[1:], duration=durations, loop=loop
     )
     return Recompressed(out.getvalue(), "gif", width, height)
+
+
+def _gif_frames(source: Image.Image, limit: int) -> int:
+    """A GIF's frame count, counting no further than limit + 1 (n_frames would walk every
+    frame of a hostile file, and one 8 MB GIF can declare hundreds of thousands)."""
+    if not getattr(source, "is_animated", False):
+        return 1
+    count = 1
+    with contextlib.suppress(EOFError):
+        while count <= limit:
+            source.seek(count)
+            count += 1
+    source.seek(0)
+    return count
 
 
 def _jpeg_quality(image: Image.Image) -> int | None:

@@ -19,6 +19,7 @@ from samizdat.fetch import Fetcher, FetchSettings
 from samizdat.images import (
     IMAGE_PATH,
     ImageMirror,
+    ImageRejected,
     ImageSettings,
     MirroredImages,
     MirrorStats,
@@ -365,3 +366,37 @@ def test_referenced_and_prune(tmp_path: Path) -> None:
 def test_settings_are_validated(field: str) -> None:
     with pytest.raises(ValueError):
         ImageSettings(**{field: 0})
+
+
+def encoded(image: Image.Image, fmt: str, **params: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def test_format_choices() -> None:
+    photo = Image.open(DATA / "photo.jpg").convert("RGB")
+    chart = Image.open(DATA / "chart.png")
+    opaque = photo.convert("RGBA")  # an alpha channel that is never used
+
+    assert recompress(encoded(photo, "WEBP"), SMALL).extension == "jpg"
+    assert recompress(encoded(photo, "PNG"), SMALL).extension == "jpg"  # a photo saved as PNG
+    assert recompress(encoded(opaque, "PNG"), SMALL).extension == "jpg"
+    assert recompress(encoded(chart, "GIF"), SMALL).extension == "png"  # a still GIF chart
+    grey = recompress(encoded(photo.convert("L"), "JPEG"), SMALL)
+    assert (grey.extension, Image.open(io.BytesIO(grey.data)).mode) == ("jpg", "L")
+
+
+def test_hostile_inputs_are_rejected_or_tamed() -> None:
+    data = (DATA / "photo.jpg").read_bytes()
+    with pytest.raises(ImageRejected, match="could not decode JPEG"):
+        recompress(data[: len(data) // 2], SMALL)
+    with pytest.raises(ImageRejected, match="empty"):
+        recompress(b"", SMALL)
+    with pytest.raises(ImageRejected, match="SVG"):
+        recompress(b"\xef\xbb\xbf  <svg xmlns='http://www.w3.org/2000/svg'/>", SMALL, "image/png")
+    # Far too many frames to keep animated: the first frame becomes a still.
+    frames = [Image.new("L", (20, 20), i % 250) for i in range(400)]
+    many = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=50)
+    still = recompress(many, SMALL)
+    assert still.extension != "gif" and (still.width, still.height) == (20, 20)
