@@ -32,13 +32,14 @@ Format choices, for old phone browsers and small repositories:
   converted to sRGB, so the picture looks the same without them.
 
 Refused, reported for the article as "<url>: <reason>" and left out with its caption kept:
-fetch failures (404, hotlink 403, timeouts, bodies over the fetcher's cap), bodies over
-`max_image_bytes`, SVG (it can carry scripts; no well-kept pure-Python rasteriser is available,
-so it is dropped rather than mirrored as is), anything Pillow cannot identify as JPEG, PNG, GIF,
-WebP or AVIF, images over `max_pixels` (checked from the header, before decoding: decompression
-bombs), undecodable or truncated files, and images that would push the article past
-`max_article_bytes` of stored images (counted in page order, lead first; a later image that still
-fits is kept).
+fetch failures (404, hotlink 403, timeouts, bodies over the fetcher's `max_bytes`, where reading
+stops), bodies over `max_image_bytes` (checked once downloaded), SVG (it can carry scripts; no
+well-kept pure-Python rasteriser is available, so it is dropped rather than mirrored as is),
+anything Pillow cannot identify as JPEG, PNG, GIF, WebP or AVIF from the bytes themselves (no
+Content-Type is trusted), images over `max_pixels` (checked from the header, before decoding:
+decompression bombs), undecodable or truncated files, and images that would push the article
+past `max_article_bytes` of stored images (counted in page order, lead first, each file once; a
+later image that still fits is kept). Non-http(s) sources (data:, unresolvable) are refused too.
 
 CPU work (hashing, decoding, resizing, encoding, writing) runs off the event loop in threads, at
 most `workers` at once (Pillow releases the GIL while decoding, resizing and encoding), so images
