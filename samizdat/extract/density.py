@@ -84,13 +84,20 @@ def _size(text: str) -> int:
     return len(text) + len(_CJK.findall(text))
 
 
-def vote(blocks: Iterable[TextBlock]) -> None:
-    """Set ``in_b`` on the blocks inside the article's containers (unlikely ones aside)."""
+def vote(
+    blocks: Iterable[TextBlock],
+    text: dict[etree._Element, int],
+    links: dict[etree._Element, int],
+) -> None:
+    """Set ``in_b`` on the blocks inside the article's containers (unlikely ones aside).
+
+    ``text`` and ``links`` give, per element, the squashed text and link characters of all
+    the page's blocks under it."""
     blocks = list(blocks)
     memo: dict[etree._Element, bool] = {}
     likely = [b for b in blocks if not unlikely(b.el, memo)]
     for pool in (likely, blocks):
-        chosen = set(article_elements(pool))
+        chosen = set(article_elements(pool, text, links))
         for block in pool:
             block.in_b = block.el in chosen or any(x in chosen for x in block.el.iterancestors())
         _sanitize([b for b in pool if b.in_b], chosen)
@@ -124,7 +131,11 @@ def _sanitize(inside: list[TextBlock], chosen: set[etree._Element]) -> None:
                 break
 
 
-def article_elements(blocks: list[TextBlock]) -> list[etree._Element]:
+def article_elements(
+    blocks: list[TextBlock],
+    text: dict[etree._Element, int],
+    links: dict[etree._Element, int],
+) -> list[etree._Element]:
     """The elements (the best container and its worthy siblings) that hold the article."""
     scores: dict[etree._Element, float] = {}
     for block in blocks:
@@ -145,14 +156,9 @@ def article_elements(blocks: list[TextBlock]) -> list[etree._Element]:
     if not scores:
         return []
     # Link density of each candidate: the share of its blocks' text inside links.
-    text: dict[etree._Element, int] = dict.fromkeys(scores, 0)
-    links: dict[etree._Element, int] = dict.fromkeys(scores, 0)
-    for block in blocks:
-        for el in (block.el, *block.el.iterancestors()):
-            if el in text:
-                text[el] += len(block.key)
-                links[el] += block.link_chars
-    final = {el: s * (1 - links[el] / text[el] if text[el] else 1) for el, s in scores.items()}
+    final = {
+        el: s * (1 - links.get(el, 0) / text[el] if text.get(el) else 1) for el, s in scores.items()
+    }
     top = max(final, key=final.__getitem__)
     parent = top.getparent()
     if parent is None:

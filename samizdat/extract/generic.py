@@ -128,52 +128,113 @@ class Block:
         return size >= 60 and self.link_density < PROSE_LINKS and sentence
 
 
-def _own_text(el: etree._Element) -> tuple[str, int]:
-    """An element's text outside nested blocks, and how much of it is inside links."""
-    parts = [el.text or ""]
-    link = 0
-    for child in el:
-        if isinstance(child.tag, str) and child.tag in BLOCK_TAGS:
-            parts.append(child.tail or "")
-            continue
-        inner = child.text_content() if isinstance(child.tag, str) else ""
-        if child.tag == "a" or (isinstance(child.tag, str) and child.find(".//a") is not None):
-            anchors = [child] if child.tag == "a" else child.iter("a")
-            link += sum(len(_WS.sub("", a.text_content())) for a in anchors)
-        parts.append(inner)
-        parts.append(child.tail or "")
-    if el.tag == "a" or next(el.iterancestors("a"), None) is not None:
-        # A block wrapped in a link (teaser cards) is all link.
-        link = len(_WS.sub("", "".join(parts)))
-    return _WS.sub("", "".join(parts)), link
+@dataclass(slots=True)
+class Page:
+    """The page's text blocks, each element's document position, and per element the
+    squashed text and link characters of the blocks under it (each block's counts are
+    added to its ancestors once, here, so later steps look them up)."""
+
+    blocks: list[Block]
+    order: dict[etree._Element, int]
+    text: dict[etree._Element, int]
+    links: dict[etree._Element, int]
 
 
-def _blocks(doc: lxml.html.HtmlElement) -> tuple[list[Block], dict[etree._Element, int]]:
+def _blocks(doc: lxml.html.HtmlElement) -> Page:
+    """Cut the page into text blocks in one walk (lxml's C-level ``iterwalk``).
+
+    A block's own text is its text outside nested blocks (inline children included); its
+    link characters are those of that text inside ``<a>``. A block wrapped in a link
+    (teaser cards) is all link.
+    """
     body = doc.find("body")
     root = body if body is not None else doc
     order: dict[etree._Element, int] = {}
     blocks: list[Block] = []
-    for i, el in enumerate(root.iter()):
-        order[el] = i
-        if isinstance(el.tag, str) and el.tag in BLOCK_TAGS:
-            key, link = _own_text(el)
-            if key:
-                blocks.append(Block(el, i, key, min(link, len(key))))
-    return blocks, order
+    frames: list[_Frame] = []
+    links_open = 0
+    index = 0
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        tag = el.tag
+        if event == "start":
+            order[el] = index
+            index += 1
+            if tag == "a":
+                links_open += 1
+            if tag in BLOCK_TAGS or el is root:
+                frames.append(_Frame(el, links_open > 0))
+                if el.text:
+                    frames[-1].add(el.text, links_open > 0)
+            elif el.text and frames and isinstance(tag, str):
+                frames[-1].add(el.text, links_open > 0)
+            continue
+        if tag in BLOCK_TAGS or el is root:
+            frame = frames.pop()
+            key = _WS.sub("", "".join(frame.parts))
+            if key and (el is not root or tag in BLOCK_TAGS):
+                link = len(key) if frame.wrapped else min(frame.link, len(key))
+                blocks.append(Block(el, order[el], key, link))
+        if tag == "a":
+            links_open -= 1
+        if el.tail and frames and el is not root:
+            frames[-1].add(el.tail, links_open > 0)
+    blocks.sort(key=lambda b: b.order)
+    return Page(blocks, order, *_totals(blocks))
 
 
-def _grams(text: str) -> set[str]:
-    return {text[i : i + GRAM] for i in range(len(text) - GRAM + 1)}
+class _Frame:
+    """A block being read: its text so far and how much of it is in links."""
+
+    __slots__ = ("el", "link", "parts", "wrapped")
+
+    def __init__(self, el: etree._Element, wrapped: bool) -> None:
+        self.el = el
+        self.wrapped = wrapped
+        self.parts: list[str] = []
+        self.link = 0
+
+    def add(self, text: str, in_link: bool) -> None:
+        self.parts.append(text)
+        if in_link:
+            self.link += len(_WS.sub("", text))
 
 
-def _found(key: str, text: str, grams: set[str]) -> bool:
-    """Whether a block's text is in a candidate's, tolerating the small rewrites extractors
-    make (table cell separators, dropped inline bits): most of its character n-grams are."""
-    if len(key) < 4 * GRAM:
-        return key in text
-    total = len(key) - GRAM + 1
-    hits = sum(1 for i in range(0, total, 2) if key[i : i + GRAM] in grams)
-    return hits >= 0.6 * len(range(0, total, 2))
+def _totals(blocks: list[Block]) -> tuple[dict, dict]:
+    text: dict[etree._Element, int] = {}
+    links: dict[etree._Element, int] = {}
+    for block in blocks:
+        size, link = len(block.key), block.link_chars
+        el = block.el
+        while el is not None:
+            text[el] = text.get(el, 0) + size
+            links[el] = links.get(el, 0) + link
+            el = el.getparent()
+    return text, links
+
+
+class _Grams:
+    """A candidate text's character n-grams, built only when a block is not found in it
+    verbatim (most blocks are, and a substring test is far cheaper)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._grams: set[str] | None = None
+
+    def found(self, key: str) -> bool:
+        """Whether a block's text is in the candidate's, tolerating the small rewrites
+        extractors make (table cell separators, dropped inline bits): most of its
+        character n-grams are."""
+        if key in self.text:
+            return True
+        if len(key) < 4 * GRAM:
+            return False
+        if self._grams is None:
+            text = self.text
+            self._grams = {text[i : i + GRAM] for i in range(len(text) - GRAM + 1)}
+        grams = self._grams
+        starts = range(0, len(key) - GRAM + 1, 2)
+        hits = sum(1 for i in starts if key[i : i + GRAM] in grams)
+        return hits >= 0.6 * len(starts)
 
 
 def _squash(text: str) -> str:
@@ -192,9 +253,9 @@ def _quality(blocks: list[Block], flag: str) -> float:
 def _vote(blocks: list[Block], a: str, b: str) -> tuple[list[Block], str]:
     """Choose the article's blocks (``in_b`` already set); returns them and a sentence
     saying how."""
-    grams_a = _grams(a)
+    grams_a = _Grams(a)
     for block in blocks:
-        block.in_a = _found(block.key, a, grams_a)
+        block.in_a = grams_a.found(block.key)
     if not a and not b:
         return [], "neither extractor found an article"
     agreed = [x for x in blocks if x.in_a and x.in_b and _WORDY.search(x.key) and len(x.key) >= 10]
@@ -357,8 +418,9 @@ def extract_generic(doc: lxml.html.HtmlElement) -> tuple[str, str]:
     """Body HTML of the page's article and a sentence on how it was chosen."""
     candidate = trafilatura_candidate(doc)
     a = _squash(candidate.text)
-    blocks, order = _blocks(doc)
-    density.vote(blocks)
+    page = _blocks(doc)
+    blocks, order = page.blocks, page.order
+    density.vote(blocks, page.text, page.links)
     b = "".join(x.key for x in blocks if x.in_b)
     titles = _titles(doc)
     # The title is shown above the body by every renderer: it is not body text.
