@@ -124,7 +124,7 @@ def wrk(
         p99 = p99_us / 1000
     else:
         requests = int(re.search(r"(\d+) requests in", out).group(1))
-        p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))
+        p99 = _ms(re.search(r"^\s+99%\s+([\d.]+[a-z]+)", out, re.MULTILINE).group(1))
         sockets = re.search(
             r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
         )
@@ -280,6 +280,8 @@ def main() -> None:
     parser.add_argument("--nginx-workers", default="auto")
     parser.add_argument("--no-nginx", action="store_true")
     args = parser.parse_args()
+    # Stopped with SIGTERM, still run the `finally` blocks that stop nginx and the counter.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
 

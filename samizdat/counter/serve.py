@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -55,7 +56,14 @@ def serve(settings: Settings, host: str, port: int, *, workers: int = 1) -> None
     for process in processes:
         process.start()
 
+    forwarded = False
+
     def forward(signum: int, frame: FrameType | None) -> None:
+        # Once: a second SIGTERM/SIGINT would make uvicorn skip the final write.
+        nonlocal forwarded
+        if forwarded:
+            return
+        forwarded = True
         for process in processes:
             if process.pid is not None and process.is_alive():
                 process.terminate()  # SIGTERM: each worker flushes and exits
@@ -68,6 +76,9 @@ def serve(settings: Settings, host: str, port: int, *, workers: int = 1) -> None
 
 
 def _worker(settings: Settings, host: str, port: int) -> None:
+    # Its own process group: a terminal's Ctrl-C reaches the parent alone, which passes on
+    # exactly one SIGTERM (two signals would make uvicorn skip the lifespan shutdown).
+    os.setpgrp()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     sock = _reuse_port_socket(host, port)
     try:
