@@ -50,6 +50,7 @@ class TextBlock(Protocol):
     key: str
     link_chars: int
     in_b: bool
+    mixed: bool
 
 
 def weight(el: etree._Element) -> int:
@@ -142,7 +143,9 @@ def article_elements(
         size = _size(block.key)
         if size < MIN_TEXT:
             continue
-        parent = block.el.getparent()
+        # Loose text in a container that also holds blocks is a paragraph of that container
+        # (readability wraps such text in <p>): it votes for the container itself.
+        parent = block.el if block.mixed else block.el.getparent()
         if parent is None:
             continue
         points = 1 + len(_COMMAS.findall(block.key)) + min(size // 100, 3)
@@ -166,6 +169,37 @@ def article_elements(
     threshold = max(10.0, final[top] * 0.2)
     chosen = []
     for sibling in parent:
-        if sibling is top or final.get(sibling, -1.0) >= threshold:
+        if sibling is top or final.get(sibling, -1.0) >= threshold or _prose(sibling, text, links):
             chosen.append(sibling)
+    # An article cut into several same-named containers (a CMS closes and reopens its body
+    # around ads and embeds) keeps all of them: twins of the top container elsewhere in the
+    # page that score as siblings would and are mostly not links.
+    names = top.get("class")
+    if names:
+        for el, value in final.items():
+            if (
+                el.tag == top.tag
+                and el.get("class") == names
+                and el not in chosen
+                and value >= threshold
+                and links.get(el, 0) < TWIN_LINKS * text.get(el, 1)
+                and not any(a in chosen for a in el.iterancestors())
+            ):
+                chosen.append(el)
     return chosen
+
+
+TWIN_LINKS = 0.25  # readability's bar for a sibling paragraph: under a quarter links
+PROSE_SIBLING = 80  # characters: a sibling paragraph this long (and link-poor) is article
+
+
+def _prose(el: etree._Element, text: dict, links: dict) -> bool:
+    """A sibling paragraph of the top container that reads as prose joins it (readability's
+    rule): long and under a quarter links, or shorter, linkless and ending a sentence."""
+    if el.tag != "p":
+        return False
+    size = text.get(el, 0)
+    if size >= PROSE_SIBLING:
+        return links.get(el, 0) < TWIN_LINKS * size
+    content = (el.text_content() or "").strip()
+    return size > 0 and not links.get(el, 0) and content.endswith((".", "。", "!", "?", "！", "？"))

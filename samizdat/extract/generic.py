@@ -114,6 +114,7 @@ class Block:
     link_chars: int
     in_a: bool = False
     in_b: bool = False
+    mixed: bool = False  # loose text beside nested blocks (a container, not a paragraph)
 
     @property
     def link_density(self) -> float:
@@ -162,6 +163,8 @@ def _blocks(doc: lxml.html.HtmlElement) -> Page:
             if tag == "a":
                 links_open += 1
             if tag in BLOCK_TAGS or el is root:
+                if frames:
+                    frames[-1].nested = True
                 frames.append(_Frame(el, links_open > 0))
                 if el.text:
                     frames[-1].add(el.text, links_open > 0)
@@ -173,7 +176,7 @@ def _blocks(doc: lxml.html.HtmlElement) -> Page:
             key = _WS.sub("", "".join(frame.parts))
             if key and (el is not root or tag in BLOCK_TAGS):
                 link = len(key) if frame.wrapped else min(frame.link, len(key))
-                blocks.append(Block(el, order[el], key, link))
+                blocks.append(Block(el, order[el], key, link, mixed=frame.nested))
         if tag == "a":
             links_open -= 1
         if el.tail and frames and el is not root:
@@ -185,10 +188,11 @@ def _blocks(doc: lxml.html.HtmlElement) -> Page:
 class _Frame:
     """A block being read: its text so far and how much of it is in links."""
 
-    __slots__ = ("el", "link", "parts", "wrapped")
+    __slots__ = ("el", "link", "nested", "parts", "wrapped")
 
     def __init__(self, el: etree._Element, wrapped: bool) -> None:
         self.el = el
+        self.nested = False
         self.wrapped = wrapped
         self.parts: list[str] = []
         self.link = 0
