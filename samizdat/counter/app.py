@@ -149,11 +149,18 @@ class Counter:
         )
 
     async def stop(self) -> None:
-        await self.flush()
+        # The last write matters most: a busy database gets a few more chances.
+        for attempt in range(3):
+            await self.flush()
+            if not self.tally.pending:
+                break
+            await asyncio.sleep(1.0 + attempt)
+        if self.tally.pending:
+            log.error("stopping with %d views that could not be written", self.tally.pending)
         if self.db is not None:
             self.db.close()
             self.db = None
-        log.info("stopped: %d views counted, all written", self.views)
+        log.info("stopped: %d views counted", self.views)
 
     async def run(self) -> None:
         """Each second: advance the hour; flush and refresh when they are due. Ends when
