@@ -133,7 +133,6 @@ class Counter:
         self.flushes = 0
         self.flush_errors = 0
         self.refresh_errors = 0
-        self.started = time.time()
 
     # ------------------------------------------------------------------ lifecycle
 
