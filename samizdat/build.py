@@ -19,6 +19,7 @@ from pathlib import Path
 from samizdat import __version__
 from samizdat.clean import relink
 from samizdat.config import Config
+from samizdat.images import prune, referenced
 from samizdat.models import Article
 from samizdat.render.files import remove, write_if_changed
 from samizdat.render.indexes import render_home, render_index
@@ -94,6 +95,12 @@ def build(config: Config, store: Store, *, full: bool = False) -> BuildResult:
         if earlier not in files:
             result.removed += remove(out, earlier)
         result.removed += _remove_stale(out, channel.id, {a.slug for a in articles})
+    keep = {a.image for articles in live.values() for a in articles if a.image}
+    keep |= {path for articles in live.values() for a in articles for path in referenced(a.html)}
+    result.removed += prune(out, keep)  # images no kept article uses (purged ones' included)
+    # A write killed between its temporary file and the rename leaves a .*.tmp file behind:
+    # never commit one (the next render removes those in page folders).
+    write_if_changed(out, ".gitignore", "*.tmp\n")
     write_if_changed(
         out, "README.md", render_home(config, {c: len(a) for c, a in live.items()}, has_hot=False)
     )

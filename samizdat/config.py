@@ -16,6 +16,7 @@ from typing import Any
 
 from samizdat.errors import ConfigError
 from samizdat.fetch import FetchSettings
+from samizdat.images import ImageSettings
 from samizdat.models import Rules
 
 CONVERSIONS = (
@@ -113,6 +114,7 @@ class Config:
     blocked: tuple[str, ...] = ()
     mirrors: tuple[MirrorConfig, ...] = ()
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    images: ImageSettings = field(default_factory=ImageSettings)
     publish: PublishConfig = PublishConfig()
     counter: CounterConfig = CounterConfig()
 
@@ -299,7 +301,10 @@ def parse(text: str, path: Path) -> Config:
         ) from None
 
     _Reader(
-        loader, data, (), {"site", "links", "mirrors", "sources", "fetch", "publish", "counter"}
+        loader,
+        data,
+        (),
+        {"site", "links", "mirrors", "sources", "fetch", "images", "publish", "counter"},
     )
     site = _site(loader, data)
     sources = _sources(loader, data)
@@ -312,6 +317,7 @@ def parse(text: str, path: Path) -> Config:
         blocked=blocked,
         mirrors=_mirrors(loader, data),
         fetch=_fetch(loader, data),
+        images=_images(loader, data),
         publish=_publish(loader, data),
         counter=_counter(loader, data),
     )
@@ -514,6 +520,23 @@ def _fetch(loader: _Loader, data: dict[str, Any]) -> FetchSettings:
         max_bytes=t.integer("max_bytes", d.max_bytes, minimum=1024),
         user_agent=t.text("user_agent", d.user_agent),
         proxy=t.text("proxy", None) or None,
+    )
+
+
+def _images(loader: _Loader, data: dict[str, Any]) -> ImageSettings:
+    d = ImageSettings()
+    t = loader.table(
+        data,
+        "images",
+        {"max_width", "quality", "max_image_bytes", "max_article_bytes", "max_pixels"},
+    )
+    t.check("quality", lambda v: isinstance(v, int) and 1 <= v <= 95, "must be between 1 and 95")
+    return ImageSettings(
+        max_width=t.integer("max_width", d.max_width, minimum=16),
+        quality=t.integer("quality", d.quality, minimum=1),
+        max_image_bytes=t.integer("max_image_bytes", d.max_image_bytes, minimum=1024),
+        max_article_bytes=t.integer("max_article_bytes", d.max_article_bytes),
+        max_pixels=t.integer("max_pixels", d.max_pixels, minimum=1),
     )
 
 

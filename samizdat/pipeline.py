@@ -18,6 +18,7 @@ from samizdat.config import ChannelConfig, Config, SourceConfig
 from samizdat.errors import FetchError, SkipItem, SourceError
 from samizdat.fetch import Fetcher
 from samizdat.ids import page_id
+from samizdat.images import ImageMirror, MirroredImages
 from samizdat.lock import CycleLock
 from samizdat.models import Article, Extracted, Item
 from samizdat.progress import Reporter
@@ -145,7 +146,8 @@ async def collect(
     reporter.stage("Reading sources")
     with ExtractionPool() as pool:
         async with Fetcher(config.fetch) as fetcher:
-            work = _Work(config, store, report, reporter, fetcher, pool, stop)
+            images = ImageMirror(config.site.output, fetcher, config.images)
+            work = _Work(config, store, report, reporter, fetcher, pool, images, stop)
             await asyncio.gather(*(work.channel(s, c) for s, c in config.channels()))
 
 
@@ -157,6 +159,7 @@ class _Work:
     reporter: Reporter
     fetcher: Fetcher
     pool: ExtractionPool
+    images: ImageMirror
     stop: threading.Event
 
     async def channel(self, source: SourceConfig, channel: ChannelConfig) -> None:
@@ -245,8 +248,11 @@ class _Work:
             )
             if not extracted.text.strip():
                 raise SkipItem("no article text found on the page")
-            self.save(source, item, extracted, slug, seen)
-            return True
+            # Images load while other pages are still being fetched and extracted.
+            images = await self.images.mirror(
+                extracted.html, extracted.image or item.image, page_url=response.url
+            )
+            return self.save(source, item, extracted, images, slug, seen)
         except FetchError as e:
             reason = e.reason
         except SkipItem as e:
@@ -264,9 +270,12 @@ class _Work:
         source: SourceConfig,
         item: Item,
         extracted: Extracted,
+        images: MirroredImages,
         slug: str,
         existing: Known | None,
-    ) -> None:
+    ) -> bool:
+        """Store the article; False when an image failed (the item is then fetched again next
+        cycle, its images retried, and the failure counted towards giving up)."""
         # A feed's title is the editor's; a list page's link text may be shortened, so the
         # page's own title wins there.
         title = item.title if item.from_feed else (extracted.title or item.title)
@@ -276,14 +285,15 @@ class _Work:
             slug=slug,
             url=item.url,
             title=title,
-            html=extracted.html,
+            html=images.html,
             text=extracted.text,
             published=item.published or now(),  # SPEC §3: the feed's date, else first seen
-            image=extracted.image or item.image,
+            image=images.lead,
             caption=extracted.caption,
             author=extracted.author,
             position=item.position,
         )
+        problem = "; ".join(images.problems)
         if existing:
             old = self.store.article(item.channel, slug)
             if old and (old.title, old.html, old.image, old.caption) == (
@@ -293,14 +303,32 @@ class _Work:
                 article.caption,
             ):
                 self.store.touch(item.channel, item.url, item.fingerprint)
-                return
-        is_new = self.store.save(
-            article, source=source.id, fingerprint=item.fingerprint, method=extracted.method
-        )
+                return True
+            if problem:
+                # Never replace a page whose images loaded by one that lost some to a blip.
+                self.image_problem(item, problem)
+                return False
+        with self.store.atomic():
+            # A stored article with a failed image keeps an empty fingerprint: the next cycle
+            # sees its listing as changed and fetches it again.
+            is_new = self.store.save(
+                article,
+                source=source.id,
+                fingerprint="" if problem else item.fingerprint,
+                method=extracted.method,
+                clear_failure=not problem,
+            )
+            if problem:
+                self.image_problem(item, problem)
         if is_new:
             self.report.new += 1
         else:
             self.report.updated += 1
+        return not problem
+
+    def image_problem(self, item: Item, problem: str) -> None:
+        attempts = self.store.fail(item.channel, item.url, item.title, f"images: {problem}")
+        self.problem(f"{item.channel}: {item.url}: images left out: {problem} (attempt {attempts})")
 
     def problem(self, message: str) -> None:
         self.report.problems.append(message)

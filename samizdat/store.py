@@ -194,8 +194,17 @@ class Store:
             r[0] for r in self.db.execute("SELECT slug FROM articles WHERE channel = ?", (channel,))
         }
 
-    def save(self, article: Article, *, source: str, fingerprint: str, method: str) -> bool:
-        """Insert or update one article; return True when it is new. Clears its failure record.
+    def save(
+        self,
+        article: Article,
+        *,
+        source: str,
+        fingerprint: str,
+        method: str,
+        clear_failure: bool = True,
+    ) -> bool:
+        """Insert or update one article; return True when it is new. Clears its failure record
+        unless told not to (an article stored with a problem, e.g. an image that failed).
 
         An updated article keeps its slug, first-seen time and place (published, position)."""
         stamp = _iso(now())
@@ -247,9 +256,11 @@ class Store:
                         article.url,
                     ),
                 )
-            db.execute(
-                "DELETE FROM failures WHERE channel = ? AND url = ?", (article.channel, article.url)
-            )
+            if clear_failure:
+                db.execute(
+                    "DELETE FROM failures WHERE channel = ? AND url = ?",
+                    (article.channel, article.url),
+                )
         return old is None
 
     def touch(self, channel: str, url: str, fingerprint: str) -> None:

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 from samizdat.models import Extracted, Rules
@@ -43,6 +44,25 @@ class ExtractionPool:
     async def run(
         self, html: str, url: str, rules: Rules, feed_html: str | None, convert: str
     ) -> Extracted:
+        """Extract one page in a worker. A worker that dies (a crash in a C library on a hostile
+        page, the OOM killer) breaks the whole pool: it is replaced and the page tried once more,
+        so one bad page costs itself, not every page after it."""
+        loop = asyncio.get_running_loop()
+        for attempt in (1, 2):
+            executor = self._current()
+            try:
+                return await loop.run_in_executor(
+                    executor, extract, html, url, rules, feed_html, convert
+                )
+            except BrokenProcessPool:
+                if self._executor is executor:  # the first to notice replaces it
+                    executor.shutdown(wait=False, cancel_futures=True)
+                    self._executor = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _current(self) -> ProcessPoolExecutor:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
                 self.workers,
@@ -50,10 +70,7 @@ class ExtractionPool:
                 initializer=_start_worker,
                 initargs=(os.getpid(),),
             )
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, extract, html, url, rules, feed_html, convert
-        )
+        return self._executor
 
     def close(self) -> None:
         if self._executor is not None:

@@ -66,7 +66,7 @@ def test_run_status_build_publish_and_lock(tmp_path: Path) -> None:
 
         status = samizdat("-c", cfg, "status")
         assert status.returncode == 0
-        assert "nsc413" in status.stdout and "failing items: 3" in status.stdout
+        assert "nsc413" in status.stdout and "failing items: 4" in status.stdout
         assert "origin" in status.stdout and "last push" in status.stdout
 
         with CycleLock(lock_path(config)):
