@@ -33,15 +33,25 @@ class Candidate:
 
 
 def trafilatura_candidate(doc: lxml.html.HtmlElement) -> Candidate:
-    """trafilatura's article on the page.
+    """trafilatura's article on the page, or on a part of it (any element).
 
     Fast mode (its readability/jusText fallbacks off: the density scorer is our second
     voter), and ``bare_extraction`` rather than ``extract``: no fingerprint, no output
     serialisation unless the HTML is needed.
     """
+    if doc.tag != "html":
+        # A part of the page: trafilatura reads a page, so wrap a copy of it in one.
+        page = lxml.html.Element("html")
+        body = lxml.html.Element("body")
+        page.append(body)
+        part = copy.deepcopy(doc)
+        part.tail = None
+        body.append(part)
+    else:
+        page = copy.deepcopy(doc)
     try:
         document = bare_extraction(
-            copy.deepcopy(doc),
+            page,
             fast=True,
             include_comments=False,
             include_tables=True,

@@ -115,6 +115,7 @@ class Block:
     in_a: bool = False
     in_b: bool = False
     mixed: bool = False  # loose text beside nested blocks (a container, not a paragraph)
+    _prose: bool | None = None
 
     @property
     def link_density(self) -> float:
@@ -122,6 +123,11 @@ class Block:
 
     def prose(self) -> bool:
         """Long enough and link-poor enough to be a paragraph of an article."""
+        if self._prose is None:
+            self._prose = self._reads_as_prose()
+        return self._prose
+
+    def _reads_as_prose(self) -> bool:
         cjk = len(_CJK.findall(self.key))
         size = cjk * 3 + (len(self.key) - cjk)
         # Sentences end in punctuation; headlines of teaser cards don't.
@@ -418,13 +424,44 @@ def _is_title(key: str, titles: list[str]) -> bool:
     )
 
 
+SCOPE_PROSE = 0.9  # trafilatura reads the smallest part of the page holding this much prose
+
+
+def _scope(doc: lxml.html.HtmlElement, blocks: list[Block]) -> etree._Element:
+    """What trafilatura reads: the smallest ancestor of the density pick that holds most
+    of the page's prose (the whole page when the pick is empty or the prose is spread).
+
+    trafilatura's cost grows with the tree it cleans; the navigation, footers and link
+    farms outside that part hold no prose for it to find, so it needn't read them.
+    """
+    prose: dict[etree._Element, int] = {}
+    total = 0
+    for block in blocks:
+        if block.prose():
+            size = len(block.key)
+            total += size
+            el = block.el
+            while el is not None:
+                prose[el] = prose.get(el, 0) + size
+                el = el.getparent()
+    picked = [b.el for b in blocks if b.in_b]
+    if not picked or not total:
+        return doc
+    el: etree._Element | None = _common_ancestor(picked)
+    while el is not None and prose.get(el, 0) < SCOPE_PROSE * total:
+        el = el.getparent()
+    if el is None or el.tag in ("html", "body"):
+        return doc
+    return el
+
+
 def extract_generic(doc: lxml.html.HtmlElement) -> tuple[str, str]:
     """Body HTML of the page's article and a sentence on how it was chosen."""
-    candidate = trafilatura_candidate(doc)
-    a = _squash(candidate.text)
     page = _blocks(doc)
     blocks, order = page.blocks, page.order
     density.vote(blocks, page.text, page.links)
+    candidate = trafilatura_candidate(_scope(doc, blocks))
+    a = _squash(candidate.text)
     b = "".join(x.key for x in blocks if x.in_b)
     titles = _titles(doc)
     # The title is shown above the body by every renderer: it is not body text.
