@@ -52,12 +52,31 @@ def _objects(data: Any) -> Iterator[dict[str, Any]]:
             yield from _objects(data["@graph"])
 
 
-def _meta(doc: lxml.html.HtmlElement, *names: str) -> str | None:
+Metas = dict[str, str]
+
+
+def meta_tags(doc: lxml.html.HtmlElement) -> Metas:
+    """Every ``<meta>``'s content by its property, name and itemprop (the first non-empty
+    one per key), read in one pass rather than one tree search per key looked up."""
+    found: Metas = {}
+    for el in doc.iter("meta"):
+        content = el.get("content")
+        if not content:
+            continue
+        value = ""
+        for attr in ("property", "name", "itemprop"):
+            key = el.get(attr)
+            if key and key not in found:
+                value = value or _WS.sub(" ", content).strip()
+                if value:
+                    found[key] = value
+    return found
+
+
+def _meta(metas: Metas, *names: str) -> str | None:
     for name in names:
-        for value in doc.xpath("//meta[@property=$n or @name=$n or @itemprop=$n]/@content", n=name):
-            value = _WS.sub(" ", value).strip()
-            if value:
-                return value
+        if name in metas:
+            return metas[name]
     return None
 
 
@@ -79,11 +98,11 @@ def strip_site_name(title: str, site_name: str | None = None) -> str:
     return _clean(title[: max(end, 0)] if end > 0 else parts[0])
 
 
-def find_title(doc: lxml.html.HtmlElement, site_name: str | None) -> str:
+def find_title(doc: lxml.html.HtmlElement, metas: Metas, site_name: str | None) -> str:
     """The headline: an ``<h1>`` (or og:title) that the ``<title>`` contains, else the
     ``<title>`` without its site-name suffix."""
     page_title = _clean(doc.findtext(".//title") or "")
-    og = _meta(doc, "og:title", "twitter:title")
+    og = _meta(metas, "og:title", "twitter:title")
     h1s = [_clean(h.text_content()) for h in doc.iter("h1")][:5]
     squashed = page_title.replace(" ", "").lower()
     for candidate in [*h1s, og or ""]:
@@ -108,12 +127,12 @@ def _parse_datetime(value: str) -> datetime | None:
 
 
 def find_published(
-    doc: lxml.html.HtmlElement, ld: list[dict[str, Any]], url: str | None = None
+    doc: lxml.html.HtmlElement, metas: Metas, ld: list[dict[str, Any]], url: str | None = None
 ) -> datetime | None:
     """Publication time, timezone-aware: article:published_time or JSON-LD (which carry a
     time and zone), else htmldate's date at midnight UTC; None when unknown. htmldate reads
     a date in the URL first (news URLs often carry one), sparing it a search of the page."""
-    candidates = [_meta(doc, "article:published_time", "datePublished", "pubdate") or ""]
+    candidates = [_meta(metas, "article:published_time", "datePublished", "pubdate") or ""]
     candidates += [str(o.get("datePublished", "")) for o in ld if o.get("datePublished")]
     candidates += doc.xpath("//time[@datetime]/@datetime")[:1]
     for value in candidates:
@@ -142,8 +161,8 @@ def _ld_value(value: Any, key: str = "name") -> str | None:
     return _clean(value) if isinstance(value, str) and value.strip() else None
 
 
-def find_author(doc: lxml.html.HtmlElement, ld: list[dict[str, Any]]) -> str | None:
-    author = _meta(doc, "author", "article:author", "byl", "dc.creator")
+def find_author(doc: lxml.html.HtmlElement, metas: Metas, ld: list[dict[str, Any]]) -> str | None:
+    author = _meta(metas, "author", "article:author", "byl", "dc.creator")
     if author and not author.startswith("http"):
         return author
     for obj in ld:
@@ -157,11 +176,9 @@ def find_author(doc: lxml.html.HtmlElement, ld: list[dict[str, Any]]) -> str | N
     return None
 
 
-def find_image(
-    doc: lxml.html.HtmlElement, ld: list[dict[str, Any]], base: str | None
-) -> str | None:
+def find_image(metas: Metas, ld: list[dict[str, Any]], base: str | None) -> str | None:
     """og:image, twitter:image or JSON-LD image, absolute."""
-    image = _meta(doc, "og:image", "og:image:url", "og:image:secure_url", "twitter:image")
+    image = _meta(metas, "og:image", "og:image:url", "og:image:secure_url", "twitter:image")
     if not image:
         for obj in ld:
             image = _ld_value(obj.get("image"), "url")
@@ -179,12 +196,13 @@ def find_image(
 def read_head(doc: lxml.html.HtmlElement, base: str | None) -> Meta:
     """Metadata that lives in the head and scripts: read it before normalising strips them."""
     ld = json_ld(doc)
-    site = _meta(doc, "og:site_name", "application-name")
+    metas = meta_tags(doc)
+    site = _meta(metas, "og:site_name", "application-name")
     return Meta(
-        title=find_title(doc, site),
-        published=find_published(doc, ld, base),
-        author=find_author(doc, ld),
-        image=find_image(doc, ld, base),
+        title=find_title(doc, metas, site),
+        published=find_published(doc, metas, ld, base),
+        author=find_author(doc, metas, ld),
+        image=find_image(metas, ld, base),
         site_name=site,
     )
 
