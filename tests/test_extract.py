@@ -312,3 +312,92 @@ def test_density_voter_prefers_the_article_to_the_comment_thread():
     text = html_to_text(extract(_article(extra_outside=comments), None).body_html)
     assert "Monday" in text and "Saturday" in text
     assert "I disagree" not in text
+
+
+# ------------------------------------------------------- density scorer rules
+
+_SENTENCE = (
+    "The council voted on Tuesday to extend the river park, adding new paths, lights "
+    "and benches along the east bank, after a year of public meetings. "
+)
+
+
+def _nav(n: int) -> str:
+    return "".join(f'<li><a href="/archive/{i}">Archive month {i}</a></li>' for i in range(n))
+
+
+def test_loose_text_beside_a_link_sidebar_is_the_article():
+    # The article is bare text (after images) in a column beside an archive menu: it is a
+    # paragraph of its column, not of the row that also holds the menu.
+    story = _SENTENCE * 4
+    html = (
+        "<html><head><title>Break-in at the clinic</title></head><body>"
+        f'<div class="row"><div class="col-3"><ul>{_nav(40)}</ul></div>'
+        '<div class="col-9"><p class="titulo">Break-in at the clinic</p>'
+        '<small><b>05/10/2018</b> - Category: <a href="/c/1">Health</a></small><br>'
+        f'<img src="/a.jpg"><img src="/b.jpg">{story}<br><br></div></div>'
+        '<div class="row"><div class="col-12">Town hall, 1111 Main Street, PO Box 421, '
+        "phone 2106-8000, all rights reserved</div></div></body></html>"
+    )
+    text = html_to_text(extract(html, "https://town.example/news/1").body_html)
+    assert "adding new paths" in text
+    assert "PO Box 421" not in text and "Archive month" not in text
+
+
+def test_article_cut_into_same_named_containers_keeps_every_part():
+    # A CMS closes and reopens the article body around an ad rail: each part sits in its
+    # own grid row, as a cousin of the others rather than a sibling.
+    def part(word: str) -> str:
+        paragraphs = "".join(f"<p>{word} paragraph {i}. {_SENTENCE}</p>" for i in range(4))
+        return (
+            f'<div class="grid"><div class="article__body">{paragraphs}</div>'
+            '<div class="grid__aside"><a href="/ad">Advertisement</a></div></div>'
+        )
+
+    html = (
+        "<html><head><title>Banking for the broke</title></head><body>"
+        f"<nav><ul>{_nav(30)}</ul></nav><article><h1>Banking for the broke</h1>"
+        f"{part('First')}{part('Second')}{part('Third')}</article>"
+        f"<footer><ul>{_nav(20)}</ul></footer></body></html>"
+    )
+    text = html_to_text(extract(html, "https://mag.example/story/banking").body_html)
+    for word in ("First", "Second", "Third"):
+        assert f"{word} paragraph 3." in text
+    assert "Archive month" not in text
+
+
+def test_prose_paragraph_beside_the_article_container_joins_it():
+    from samizdat.extract import density, generic, normalize
+
+    body = "".join(f"<p>Part {i}. {_SENTENCE}</p>" for i in range(5))
+    html = (
+        f'<html><body><div id="wrap"><div class="story">{body}</div>'
+        f"<p>A closing paragraph outside the story box, still part of the article, "
+        f"which readers would miss if it were dropped.</p>"
+        f'<ul class="links">{_nav(5)}</ul></div></body></html>'
+    )
+    doc = normalize.load(html, None)
+    page = generic._blocks(doc)
+    density.vote(page.blocks, page.text, page.links)
+    kept = " ".join(b.key for b in page.blocks if b.in_b)
+    assert "closingparagraph" in kept
+    assert "Archivemonth" not in kept
+
+
+def test_trafilatura_reads_only_the_part_of_the_page_holding_the_prose():
+    from samizdat.extract import density, generic, normalize
+
+    body = "".join(f"<p>Part {i}. {_SENTENCE}</p>" for i in range(6))
+    html = (
+        f'<html><body><div id="menu"><ul>{_nav(50)}</ul></div>'
+        f'<div id="main"><div class="post">{body}</div></div></body></html>'
+    )
+    doc = normalize.load(html, None)
+    page = generic._blocks(doc)
+    density.vote(page.blocks, page.text, page.links)
+    scope = generic._scope(doc, page.blocks)
+    assert scope.get("class") == "post"
+    assert "Archive month" not in scope.text_content()
+    # and the article still comes out whole
+    text = html_to_text(extract(html, None).body_html)
+    assert text.count("adding new paths") == 6

@@ -20,6 +20,8 @@ from urllib.parse import urljoin
 import lxml.html
 from lxml import etree
 
+from .text import html_parser
+
 LAZY_ATTRS = ("data-src", "data-original", "data-lazy-src", "data-lazy", "data-url")
 SRCSET_ATTRS = ("data-srcset", "srcset", "data-lazy-srcset")
 _PLACEHOLDER = re.compile(
@@ -30,21 +32,9 @@ _LEAVE = ("#", "javascript:", "mailto:", "data:", "http://", "https://")
 _HIDDEN_STYLE = re.compile(r"(display\s*:\s*none|visibility\s*:\s*hidden)", re.I)
 
 
-_LOOKUP = etree.ElementDefaultClassLookup(
-    element=lxml.html.HtmlElement,
-    comment=lxml.html.HtmlComment,
-    pi=lxml.html.HtmlProcessingInstruction,
-    entity=lxml.html.HtmlEntity,
-)
-
-
 def parse(html: str) -> lxml.html.HtmlElement:
     """Parse HTML text into an lxml document (comments and processing instructions dropped)."""
-    parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, encoding="utf-8")
-    # Every element an HtmlElement, chosen in C: lxml.html's default lookup calls Python for
-    # each element touched (to give forms and inputs their own classes, which we never use),
-    # a tenth of extraction's time on large pages.
-    parser.set_element_class_lookup(_LOOKUP)
+    parser = html_parser(remove_comments=True, remove_pis=True, encoding="utf-8")
     # Bytes in a declared encoding: lxml then ignores a stale <meta charset> in the page.
     data = html.encode("utf-8", "surrogatepass")
     try:

@@ -77,10 +77,29 @@ def _walk(el: etree._Element, out: list[str]) -> None:
         out.append(_SPACES.sub(" ", el.tail))
 
 
+_LOOKUP = etree.ElementDefaultClassLookup(
+    element=lxml.html.HtmlElement,
+    comment=lxml.html.HtmlComment,
+    pi=lxml.html.HtmlProcessingInstruction,
+    entity=lxml.html.HtmlEntity,
+)
+
+
+def html_parser(**options: bool | str) -> lxml.html.HTMLParser:
+    """An HTML parser whose elements are all ``HtmlElement``, chosen in C: lxml.html's own
+    lookup calls Python for each element touched (to give forms and inputs their own
+    classes, which we never use), a tenth of extraction's time on large pages."""
+    parser = lxml.html.HTMLParser(**options)
+    parser.set_element_class_lookup(_LOOKUP)
+    return parser
+
+
 def parse_fragment(html: str) -> lxml.html.HtmlElement:
     """Parse an HTML fragment (or a whole page) into one ``<div>`` holding it; never raises."""
     try:
-        doc = lxml.html.document_fromstring(f"<html><body>{html}</body></html>")
+        doc = lxml.html.document_fromstring(
+            f"<html><body>{html}</body></html>", parser=html_parser()
+        )
     except (etree.ParserError, ValueError):
         return lxml.html.fromstring("<div></div>")
     body = doc.find("body")
