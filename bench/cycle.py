@@ -16,7 +16,8 @@
 2. No-op cycle. A store of STORE articles (written with `Store.save`, then rendered, committed
    and pushed by one priming cycle whose feeds list only articles the store has) gets a second
    cycle while the same feeds are served: every feed answers 304 to its ETag, nothing is
-   fetched, rendered, committed or pushed. It runs as a subprocess, `samizdat -c CONFIG run`,
+   fetched, rendered, committed or pushed. It runs as a subprocess, `python -m samizdat -c
+   CONFIG run` (what the `samizdat` script runs, with this checkout first on the path),
    next to `python -c pass` (interpreter start) in the same run; the goal is under 1 s beyond
    interpreter start.
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import html
+import io
 import itertools
 import os
 import random
@@ -62,6 +64,10 @@ from samizdat.store import Store  # noqa: E402
 FIRST_GOAL = 1.25  # first cycle: at most this many times the ideal
 NOOP_GOAL = 1.0  # no-op cycle: at most this many seconds beyond interpreter start
 NEWEST = datetime(2024, 5, 20, 12, 0, tzinfo=UTC)
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+}
 
 # --------------------------------------------------------------------------- text to fill pages
 
@@ -231,10 +237,10 @@ def _body(piece: Piece) -> str:
     return "\n".join(out)
 
 
-def page_html(piece: Piece, channel: Channel) -> str:
+def page_html(piece: Piece, channel: Channel, *, images: bool) -> str:
     rng = random.Random(piece.number)
     title = html.escape(piece.title)
-    image = f"{{{{BASE}}}}/img/lead-{piece.number}.jpg"
+    image = lead_url(piece)
     caption = "资料图片：现场画面（网络图片）" if piece.zh else "The scene on Tuesday. (File photo)"
     nav = "".join(
         f'<li><a href="https://www.example-news.com/{s}.htm">{s}</a></li>'
@@ -250,7 +256,7 @@ def page_html(piece: Piece, channel: Channel) -> str:
         return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} | The Meridian Courier</title>
 <meta name="description" content="{html.escape(piece.paragraphs[0][:150])}">
-<meta property="og:image" content="{image}">
+{f'<meta property="og:image" content="{image}">' if images else ""}
 <meta property="article:published_time" content="{piece.published.isoformat()}">
 <meta name="author" content="{piece.author}">
 <script>window.dataLayer=window.dataLayer||[];dataLayer.push({{page:"{piece.number}"}});</script>
@@ -261,7 +267,7 @@ def page_html(piece: Piece, channel: Channel) -> str:
 <main><article class="story">
 <h1 class="headline">{title}</h1>
 <p class="byline">By {piece.author} · <time>{piece.published:%B %d, %Y}</time></p>
-<figure class="lead"><img src="{image}" alt="{title}"><figcaption>{caption}</figcaption></figure>
+{f'<figure class="lead"><img src="{image}" alt="{title}"><figcaption>{caption}</figcaption></figure>' if images else ""}
 <div class="story-body">
 {_body(piece)}
 </div>
@@ -278,7 +284,7 @@ def page_html(piece: Piece, channel: Channel) -> str:
 <html lang="zh-Hans"><head><meta charset="UTF-8"><title>{title} | 新闻网</title>
 <meta name="description" content="{html.escape(piece.paragraphs[0][:80])}">
 <meta property="og:title" content="{title}">
-<meta property="og:image" content="{image}">
+{f'<meta property="og:image" content="{image}">' if images else ""}
 <meta property="article:published_time" content="{piece.published.isoformat()}">
 <meta name="author" content="{piece.author}">
 <link rel="stylesheet" href="https://www.example-news.com/assets/css/style.min.css">
@@ -291,7 +297,7 @@ def page_html(piece: Piece, channel: Channel) -> str:
 <h1 class="title">{title}</h1>
 <div class="info"><span class="author">作者：{piece.author}</span> <span class="time">更新: {piece.published:%Y-%m-%d %H:%M}</span>
 <span class="print_link"><a href="javascript:window.print()">打印</a></span></div>
-<div class="featured_image"><img src="{image}" alt="{title}"><span class="caption">{caption}</span></div>
+{f'<div class="featured_image"><img src="{image}" alt="{title}"><span class="caption">{caption}</span></div>' if images else ""}
 <div class="post_content">
 {_body(piece)}
 </div>
@@ -304,14 +310,36 @@ def page_html(piece: Piece, channel: Channel) -> str:
 """
 
 
-def feed_xml(channel: Channel, pieces: list[Piece]) -> str:
+def lead_url(piece: Piece) -> str:
+    return f"{{{{BASE}}}}/img/lead-{piece.number}.jpg"
+
+
+def lead_jpeg(number: int) -> bytes:
+    """A distinct 800×450 photo-like JPEG (~20 KB): a gradient with a few shapes on it."""
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(number)
+    base = Image.linear_gradient("L").resize((800, 450)).rotate(rng.choice((0, 90, 180, 270)))
+    tint = tuple(rng.randint(40, 220) for _ in range(3))
+    photo = Image.merge("RGB", [base.point(lambda v, t=t: v * t // 255) for t in tint])
+    draw = ImageDraw.Draw(photo)
+    for _ in range(6):
+        x, y = rng.randint(0, 700), rng.randint(0, 380)
+        colour = tuple(rng.randint(0, 255) for _ in range(3))
+        draw.ellipse((x, y, x + rng.randint(30, 200), y + rng.randint(30, 150)), fill=colour)
+    out = io.BytesIO()
+    photo.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def feed_xml(channel: Channel, pieces: list[Piece], *, images: bool) -> str:
     items = []
     for piece in pieces:
         link = f"{{{{BASE}}}}{piece.path}"
         summary = piece.paragraphs[0][:60] + ("……" if piece.zh else "…")
         content = ""
         if channel.kind == "feed":
-            image = f'<img src="{{{{BASE}}}}/img/lead-{piece.number}.jpg" alt="" /><br />'
+            image = f'<img src="{lead_url(piece)}" alt="" /><br />' if images else ""
             full = image + "".join(f"<p>{html.escape(p)}</p>" for p in piece.paragraphs)
             content = f"<content:encoded><![CDATA[{full}]]></content:encoded>"
         items.append(
@@ -334,13 +362,18 @@ def feed_path(channel: Channel) -> str:
     return f"/feeds/{channel.id}.xml"
 
 
-def write_site(root: Path, site: list[Channel], listed: int | None = None) -> None:
-    """Feeds (each listing its newest `listed` pieces, or all) and the listed pieces' pages."""
+def write_site(root: Path, site: list[Channel], *, images: bool, listed: int | None = None) -> None:
+    """Feeds (each listing its newest `listed` pieces, or all), the listed pieces' pages and,
+    with `images`, their lead images."""
     for channel in site:
         shown = channel.pieces if listed is None else channel.pieces[:listed]
-        write(root / feed_path(channel).lstrip("/"), feed_xml(channel, shown))
+        write(root / feed_path(channel).lstrip("/"), feed_xml(channel, shown, images=images))
         for piece in shown:
-            write(root / piece.path.lstrip("/"), page_html(piece, channel))
+            write(root / piece.path.lstrip("/"), page_html(piece, channel, images=images))
+            if images:
+                jpeg = root / "img" / f"lead-{piece.number}.jpg"
+                jpeg.parent.mkdir(parents=True, exist_ok=True)
+                jpeg.write_bytes(lead_jpeg(piece.number))
 
 
 def write(path: Path, text: str) -> None:
@@ -499,35 +532,47 @@ def problems_line(report: pipeline.CycleReport) -> str:
 def first_cycle(args: argparse.Namespace, work: Path) -> bool:
     site = make_site(args.channels, spread(args.n, args.channels))
     root = work / "site"
-    write_site(root, site)
-    ideal = args.n * args.delay / args.per_host
+    write_site(root, site, images=args.images)
+    # Pages and, when the pages carry them, lead images: the requests the cycle must make
+    # besides the feeds, all to one host, `per_host` at a time.
+    needed = args.n * (2 if args.images else 1)
+    ideal = needed * args.delay / args.per_host
+    article_ideal = args.n * args.delay / args.per_host
     with SiteServer(root, delay=args.delay) as server:
         config = write_config(
             work, server.base_url, site, per_host=args.per_host, keep=max(500, args.n)
         )
         profile = args.profile / "first-cycle.txt" if args.profile else None
         elapsed, report, clock = timed_cycle(config, profile)
-        hits = sum(server.hits.values())
+        made = [r.path for r in server.log if not r.path.startswith("/feeds/")]
+        feeds = len(server.log) - len(made)
         methods = _methods(config)
         floor = None
         if not args.no_floor:
-            urls = [server.url(p.path) for c in site for p in c.pieces]
-            floor = asyncio.run(fetch_only(urls, config))
+            floor = asyncio.run(fetch_only([server.url(p) for p in made], config))
     ratio = elapsed / ideal
     ok = ratio <= FIRST_GOAL and not report.problems
+    what = f"{args.n} pages + {args.n} lead images" if args.images else f"{args.n} pages"
     print(
         f"first cycle, {args.n} articles, {args.delay * 1000:.0f} ms/response, "
-        f"per_host {args.per_host}: {elapsed:.2f}s vs ideal {ideal:.2f}s = {ratio:.2f}x ideal "
-        f"(goal ≤ {FIRST_GOAL}x: {'met' if ok else 'MISSED'})"
+        f"per_host {args.per_host}: {elapsed:.2f}s vs ideal {ideal:.2f}s for {what} = "
+        f"{ratio:.2f}x ideal (goal ≤ {FIRST_GOAL}x: {'met' if ok else 'MISSED'})"
     )
+    if args.images:
+        print(
+            f"  against the article-only ideal N × delay ÷ per_host = {article_ideal:.2f}s: "
+            f"{elapsed / article_ideal:.2f}x (images double the requests; --no-images leaves "
+            f"them out of the pages)"
+        )
     print(f"  stages: {clock.text}; CPU {clock.cpu:.1f}s on {os.cpu_count()} cores")
     print(
-        f"  {report.new} new, {report.updated} updated, {hits} requests served, "
-        f"body from {methods}; {problems_line(report)}"
+        f"  {report.new} new, {report.updated} updated, {len(made)} page/image requests "
+        f"(+{feeds} feeds), body from {methods}; {problems_line(report)}"
     )
     if floor is not None:
         print(
-            f"  fetch alone, same {args.n} pages: {floor:.2f}s = {floor / ideal:.2f}x ideal "
+            f"  fetch alone, the same {len(made)} requests: {floor:.2f}s = "
+            f"{floor * args.per_host / (len(made) * args.delay):.2f}x their ideal "
             f"({server_settings()})"
         )
     return ok
@@ -569,8 +614,7 @@ def fill_store(config: Config, site: list[Channel], base: str, listed: int) -> N
                     html=body,
                     text="\n\n".join(piece.paragraphs),
                     published=piece.published,
-                    image=f"{base}/img/lead-{piece.number}.jpg",
-                    caption="资料图片" if piece.zh else "File photo",
+                    image=None,  # the no-op site serves no images
                     author=piece.author,
                     position=position if position < listed else 0,
                 )
@@ -586,8 +630,10 @@ def noop_cycle(args: argparse.Namespace, work: Path) -> bool:
     per_channel = spread(args.store, args.channels)
     site = make_site(args.channels, per_channel, seed=89)
     root = work / "site"
-    write_site(root, site, listed=args.feed_items)
-    samizdat = Path(sys.executable).with_name("samizdat")
+    write_site(root, site, images=False, listed=args.feed_items)
+    # `python -m samizdat` with this checkout first on the path: what the `samizdat` script
+    # runs, but measuring the code beside this file even when the installed one is elsewhere.
+    samizdat = [sys.executable, "-m", "samizdat"]
     with SiteServer(root, delay=args.delay) as server:
         config = write_config(
             work, server.base_url, site, per_host=args.per_host, keep=max(500, max(per_channel))
@@ -606,12 +652,12 @@ def noop_cycle(args: argparse.Namespace, work: Path) -> bool:
         starts, cycles = [], []
         for _ in range(args.runs):
             starts.append(_wall([sys.executable, "-c", "pass"]))
-            cycles.append(_wall([str(samizdat), "-c", str(config.path), "run"]))
+            cycles.append(_wall([*samizdat, "-c", str(config.path), "run"]))
         requests = len(server.log)
         fetched = [r.path for r in server.log if not r.path.startswith("/feeds/")]
         conditional = sum(any(k.lower() == "if-none-match" for k in r.headers) for r in server.log)
         if args.profile:
-            _profile_subprocess(samizdat, config, args.profile / "noop-cycle.txt")
+            _profile_subprocess(config, args.profile / "noop-cycle.txt")
         inprocess, report2, clock2 = timed_cycle(config)
         unchanged = _head(config) == head
     start = statistics.median(w for w, _ in starts)
@@ -622,7 +668,7 @@ def noop_cycle(args: argparse.Namespace, work: Path) -> bool:
     rounds = -(-args.channels // args.per_host)  # feeds on one host, per_host at a time
     print(f"interpreter start (python -c pass): {start:.3f}s (median of {args.runs})")
     print(
-        f"no-op cycle over {args.store} articles (samizdat -c CONFIG run): {cycle:.3f}s, "
+        f"no-op cycle over {args.store} articles (python -m samizdat -c CONFIG run): {cycle:.3f}s, "
         f"CPU {cpu:.3f}s (medians of {args.runs}; wall {', '.join(f'{w:.2f}' for w, _ in cycles)})"
     )
     print(
@@ -644,7 +690,7 @@ def _wall(command: list[str]) -> tuple[float, float]:
     """Wall and CPU seconds of one command (CPU includes the children it waited for)."""
     cpu = CpuClock()
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, env=ENV)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         print(f"  {' '.join(command[:3])}… exited {done.returncode}: {done.stderr.strip()[-300:]}")
@@ -660,7 +706,7 @@ def _head(config: Config) -> str:
     ).stdout.strip()
 
 
-def _profile_subprocess(samizdat: Path, config: Config, out: Path) -> None:
+def _profile_subprocess(config: Config, out: Path) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -673,13 +719,15 @@ def _profile_subprocess(samizdat: Path, config: Config, out: Path) -> None:
             "--unicode",
             "-o",
             str(out),
-            str(samizdat),
+            "-m",
+            "samizdat",
             "-c",
             str(config.path),
             "run",
         ],
         check=True,
         capture_output=True,
+        env=ENV,
     )
 
 
@@ -694,6 +742,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="no-op cycles to take the median of")
     parser.add_argument("--only", choices=("first", "noop"), help="run one of the two")
     parser.add_argument("--no-floor", action="store_true", help="skip the fetch-alone control")
+    parser.add_argument(
+        "--no-images",
+        dest="images",
+        action="store_false",
+        help="pages without lead images (the cycle then makes N requests, not 2N)",
+    )
     parser.add_argument("--profile", type=Path, help="write pyinstrument reports into this folder")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = parser.parse_args()
