@@ -19,13 +19,19 @@ from pathlib import Path
 from samizdat import __version__
 from samizdat.clean import relink
 from samizdat.config import Config
+from samizdat.counter.hot import HotEntry, render_hot
 from samizdat.images import prune, referenced
 from samizdat.models import Article
 from samizdat.render.files import remove, write_if_changed
 from samizdat.render.indexes import render_home, render_index
 from samizdat.render.page import render_page
 from samizdat.render.qr import qr_png
+from samizdat.site import build_site
+from samizdat.site.build import MANIFEST as SITE_MANIFEST
+from samizdat.site.build import SITE as SITE_FOLDER
 from samizdat.store import Store, now
+
+HOT_PAGE = "hot.md"
 
 
 @dataclass
@@ -45,6 +51,7 @@ def epoch(config: Config) -> str:
         "mirrors": [(m.name, m.base_url) for m in config.mirrors],
         "counter_url": site.counter_url,
         "image_base_url": site.image_base_url,
+        "site_url": site.site_url,
         "menu": [(m.title, m.url) for m in site.menu],
         "blocked": sorted(config.blocked),
         "index_size": config.publish.index_size,
@@ -57,19 +64,56 @@ def public_url(config: Config, article: Article) -> str:
     return f"{config.site.base_url}/{article.path}"
 
 
-def build(config: Config, store: Store, *, full: bool = False) -> BuildResult:
-    """Render the output tree from the store; `full` rewrites every page."""
+def build(
+    config: Config, store: Store, *, full: bool = False, hot: list[HotEntry] | None = None
+) -> BuildResult:
+    """Render the output tree and the HTML site from the store; `full` rewrites every page.
+
+    `hot`: the counter's most-read pages for hot.md and the site's hot page (None: no news
+    from the counter this time, the last hot list stays)."""
     started = now()
     current = epoch(config)
     full = full or store.get_meta("render.epoch") != current
     last = store.get_meta("render.at")
     changed = None if full or last is None else store.changed_since(last)
-    result = BuildResult(full=full or changed is None)
-    if changed is not None and not changed:
+    result = BuildResult(full=changed is None)
+    out = config.site.output
+    site_missing = not (out / SITE_FOLDER / SITE_MANIFEST).exists()
+    if changed is not None and not changed and hot is None and not site_missing:
         return result  # nothing new since the last render: a no-op cycle renders nothing
 
-    out = config.site.output
     out.mkdir(parents=True, exist_ok=True)
+    if changed is None or changed:
+        _render_markdown(config, store, out, changed, result)
+    if hot is not None:
+        write_if_changed(out, HOT_PAGE, render_hot(hot, config.site))
+    write_if_changed(
+        out, "README.md", render_home(config, store.counts(), has_hot=(out / HOT_PAGE).exists())
+    )
+    # A write killed between its temporary file and the rename leaves a .*.tmp file behind:
+    # never commit one (the next render removes those in page folders).
+    write_if_changed(out, ".gitignore", "*.tmp\n")
+    build_site(
+        config,
+        store,
+        changed=None if result.full or site_missing else changed or set(),
+        hot=[(h.path, h.views) for h in hot] if hot is not None else None,
+        site_url=config.site.site_url,
+    )
+    store.set_meta("render.epoch", current)
+    store.set_meta("render.qr_base", config.site.base_url)
+    store.set_meta("render.at", started.isoformat())
+    return result
+
+
+def _render_markdown(
+    config: Config,
+    store: Store,
+    out: Path,
+    changed: set[tuple[str, str]] | None,
+    result: BuildResult,
+) -> None:
+    """Pages (those in `changed`, or all), QR codes, indexes; purged pages and images removed."""
     live = {channel.id: store.articles(channel.id) for _, channel in config.channels()}
     # An article listed by several channels links to the copy in the page's own channel.
     mirrored: dict[str, str] = {}
@@ -98,17 +142,6 @@ def build(config: Config, store: Store, *, full: bool = False) -> BuildResult:
     keep = {a.image for articles in live.values() for a in articles if a.image}
     keep |= {path for articles in live.values() for a in articles for path in referenced(a.html)}
     result.removed += prune(out, keep)  # images no kept article uses (purged ones' included)
-    # A write killed between its temporary file and the rename leaves a .*.tmp file behind:
-    # never commit one (the next render removes those in page folders).
-    write_if_changed(out, ".gitignore", "*.tmp\n")
-    write_if_changed(
-        out, "README.md", render_home(config, {c: len(a) for c, a in live.items()}, has_hot=False)
-    )
-
-    store.set_meta("render.epoch", current)
-    store.set_meta("render.qr_base", config.site.base_url)
-    store.set_meta("render.at", started.isoformat())
-    return result
 
 
 def _write_page(config: Config, out: Path, article: Article, mirrored: dict[str, str]) -> int:

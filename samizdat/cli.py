@@ -262,3 +262,12 @@ def _summary(report: Any) -> None:
         click.echo(f"{len(report.problems)} problem(s):", err=True)
         for line in report.problems:
             click.echo(f"  {line}", err=True)
+
+
+def _attach_counter() -> None:
+    from samizdat.counter.command import counter
+
+    main.add_command(counter)
+
+
+_attach_counter()

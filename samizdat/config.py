@@ -53,6 +53,7 @@ class SiteConfig:
     base_url: str
     counter_url: str = ""
     image_base_url: str = ""
+    site_url: str = ""  # public prefix of the HTML site (site/), for its share addresses
     convert: str = ""
     keep: int = 500
     menu: tuple[MenuLink, ...] = ()
@@ -336,6 +337,7 @@ def _site(loader: _Loader, data: dict[str, Any]) -> SiteConfig:
             "base_url",
             "counter_url",
             "image_base_url",
+            "site_url",
             "convert",
             "keep",
             "menu",
@@ -358,6 +360,7 @@ def _site(loader: _Loader, data: dict[str, Any]) -> SiteConfig:
         base_url=t.text("base_url", required=True).rstrip("/"),
         counter_url=t.text("counter_url", "").rstrip("/"),
         image_base_url=t.text("image_base_url", "").rstrip("/"),
+        site_url=t.text("site_url", "").rstrip("/"),
         convert=t.text("convert", ""),
         keep=t.integer("keep", 500, minimum=1),
         menu=tuple(menu),

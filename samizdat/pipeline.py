@@ -15,6 +15,8 @@ from pathlib import Path
 from samizdat import build, publish
 from samizdat.clean import convert_text
 from samizdat.config import ChannelConfig, Config, SourceConfig
+from samizdat.counter.counts import database_path
+from samizdat.counter.hot import HotEntry, HotListError, hot_entries
 from samizdat.errors import FetchError, SkipItem, SourceError
 from samizdat.fetch import Fetcher
 from samizdat.ids import page_id
@@ -79,12 +81,25 @@ def run(config: Config, reporter: Reporter, stop: threading.Event | None = None)
             for _, channel in config.channels():
                 report.purged += len(store.purge(channel.id, config.site.keep))
             reporter.stage("Rendering")
-            build.build(config, store)
+            build.build(config, store, hot=hot_list(config, report, reporter))
             publish_output(config, store, report, reporter, push=not stop.is_set())
             store.end_cycle(cycle, report.as_dict())
             return report
         finally:
             store.close()
+
+
+def hot_list(config: Config, report: CycleReport, reporter: Reporter) -> list[HotEntry] | None:
+    """The counter's most-read pages, when a counter is configured or runs on this machine."""
+    counter = config.counter
+    if not (counter.hot_url or counter.database or database_path(config).exists()):
+        return None  # no counter: no hot list, and nothing to report
+    try:
+        return hot_entries(config)
+    except HotListError as e:
+        report.problems.append(f"hot list: {e}")
+        reporter.warn(f"hot list: {e}")
+        return None
 
 
 def publish_output(

@@ -291,15 +291,16 @@ def test_same_store_renders_byte_identical_files(first, tmp_path: Path) -> None:
     )
     state = tmp_path / "state.db"
     shutil.copy(config.site.state, state)
+    # Mirrored images are content the cycle fetched, not something rendered from the store.
+    shutil.copytree(config.site.output / "images", tmp_path / "again" / "images")
     with Store(state) as store:
         build.build(other, store, full=True)
 
     def tree(root: Path) -> dict[str, bytes]:
-        # Mirrored images are content the cycle fetched, not something rendered from the store.
         return {
             str(p.relative_to(root)): p.read_bytes()
             for p in root.rglob("*")
-            if p.is_file() and not {".git", "images"} & set(p.relative_to(root).parts)
+            if p.is_file() and ".git" not in p.relative_to(root).parts
         }
 
     assert tree(tmp_path / "again") == tree(config.site.output)

@@ -71,22 +71,22 @@ def fill(config: Config, store: Store) -> None:
     links to a blocked host, to a mirrored article and to an open site."""
     images = config.site.output / "images" / "ab"
     images.mkdir(parents=True)
-    for name in ("lead.png", "body.png"):
+    for name in ("ab00000000000001.png", "ab00000000000002.png"):
         (images / name).write_bytes(PNG)
     for n in range(55):
         changes: dict[str, object] = {}
         if n == 3:
             changes = {
-                "image": "images/ab/lead.png",
+                "image": "images/ab/ab00000000000001.png",
                 "caption": "2023年5月26日，芯片。(Shutterstock)",
                 "html": (
                     f"<p>{ZH_BODY}</p>"
-                    '<figure><img src="images/ab/body.png" alt="熊本工厂"><figcaption>工厂</figcaption></figure>'
+                    '<figure><img src="images/ab/ab00000000000002.png" alt="熊本工厂"><figcaption>工厂</figcaption></figure>'
                     '<p><img src="https://cdn.blocked.example/x.jpg" alt="外站图片">'
                     f'<a href="https://www.{BLOCKED}/gb/other.htm">被封链接</a> '
                     '<a href="https://news.example/world/w1.html">英文报道</a> '
                     '<a href="https://open.example/wiki">维基</a></p>'
-                    '<p><img src="images/ab/missing.png" alt="丢失的图"></p>'
+                    '<p><img src="images/ab/ab00000000000003.png" alt="丢失的图"></p>'
                 ),
             }
         store.save(
@@ -158,14 +158,17 @@ def test_layout(built: tuple[Config, Store, Path]) -> None:
         "static/site.css",
         "static/search.js",
         "static/share.js",
-        "images/ab/lead.png",
-        "images/ab/body.png",
+        "images/ab/ab00000000000001.png",
+        "images/ab/ab00000000000002.png",
     ):
         assert (site / path).is_file(), path
     assert not (site / "indexes/china-3.html").exists()
     page = tree(site / "pages/china/n3.html")
     assert page.findtext(".//h1") == "新闻标题 3"
-    assert page.find(".//figure[@class='lead']/img").get("src") == "../../images/ab/lead.png"
+    assert (
+        page.find(".//figure[@class='lead']/img").get("src")
+        == "../../images/ab/ab00000000000001.png"
+    )
     assert "芯片" in page.findtext(".//figure[@class='lead']/figcaption")
     assert "大纪元：大陆新闻" in page.find(".//p[@class='meta']").text_content()
     assert page.find(".//time").get("datetime").startswith("2023-05-01T03:00")
@@ -199,15 +202,15 @@ def test_body_links_and_images(built: tuple[Config, Store, Path]) -> None:
     assert all(BLOCKED not in h for h in hrefs)  # …a blocked host does not
     assert "被封链接" in body.text_content()
     srcs = [img.get("src") for img in body.iter("img")]
-    assert srcs == ["../../images/ab/body.png"]
+    assert srcs == ["../../images/ab/ab00000000000002.png"]
     assert "［外站图片］" in body.text_content()  # dropped image, its alt kept as text
     assert "［丢失的图］" in body.text_content()  # an image the output does not hold either
     for a in body.iter("a"):
         if a.get("href").startswith("http"):
             assert "noopener" in a.get("rel") and "noreferrer" in a.get("rel")
     # Images are hard links to the output's copies where the file system allows.
-    original = config.site.output / "images/ab/body.png"
-    assert (site / "images/ab/body.png").samefile(original)
+    original = config.site.output / "images/ab/ab00000000000002.png"
+    assert (site / "images/ab/ab00000000000002.png").samefile(original)
 
 
 def _local_targets(page: Path, root: Path) -> Iterator[tuple[str, Path]]:
