@@ -134,6 +134,24 @@ def test_no_page_can_run_anything_or_link_a_blocked_host(first) -> None:
             assert "example-news.com" not in href and not href.startswith(base), (path, href)
 
 
+def test_pages_load_nothing_from_other_hosts(first) -> None:
+    """Every image a page shows is in the mirror, referenced by a relative path; the counter
+    pixel is the one exception."""
+    config, _, _ = first
+    out = config.site.output
+    checked = 0
+    for path, text in pages(config).items():
+        doc = lxml.html.fragment_fromstring(render_markdown(text), create_parent="div")
+        for src in doc.xpath("//img/@src"):
+            if src.startswith("https://counter.example.org/"):
+                continue
+            assert "://" not in src and not src.startswith("//"), (path, src)
+            assert (out / path).parent.joinpath(src).resolve().is_file(), (path, src)
+            checked += 1
+        assert not doc.xpath("//link|//script|//iframe|//object|//embed|//video|//audio"), path
+    assert checked >= 10  # lead images and inline figures of the fixture site
+
+
 @pytest.mark.parametrize("channel", ["messfeed", "messlist"])
 def test_hostile_title_cannot_inject_markup(first, channel: str) -> None:
     config, _, _ = first
