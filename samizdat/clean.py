@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
 import nh3
-from lxml.etree import ParserError
+
+from samizdat.fragments import inner_html, parse_fragment
 
 TAGS = {
     "p",
@@ -101,7 +101,7 @@ HEADING_SHIFT = {"h1": "h4", "h2": "h4", "h3": "h5", "h4": "h6", "h5": "h6", "h6
 
 def clean_body(html: str, *, base_url: str | None = None, convert: str = "") -> str:
     """Sanitised body HTML, ready to store."""
-    doc = _fragment(html)
+    doc = parse_fragment(html)
     if doc is None:
         return ""
     for element in doc.iter("h1", "h2", "h3", "h4", "h5", "h6"):
@@ -119,7 +119,7 @@ def clean_body(html: str, *, base_url: str | None = None, convert: str = "") -> 
                 if element.get("alt"):
                     element.set("alt", converter(element.get("alt", "")))
     cleaned = nh3.clean(
-        _inner(doc),
+        inner_html(doc),
         tags=TAGS,
         clean_content_tags=DROP_WITH_CONTENT,
         attributes=ATTRIBUTES,
@@ -155,7 +155,7 @@ def relink(
     `mirrored` maps original article URLs to their page paths relative to the output root."""
     if "<a" not in html:
         return html
-    doc = _fragment(html)
+    doc = parse_fragment(html)
     if doc is None:
         return html
     changed = False
@@ -169,7 +169,7 @@ def relink(
         elif is_blocked(href, blocked):
             anchor.drop_tag()  # keep its text and children, lose the link
             changed = True
-    return _inner(doc) if changed else html
+    return inner_html(doc) if changed else html
 
 
 def is_blocked(url: str, blocked: tuple[str, ...]) -> bool:
@@ -178,19 +178,9 @@ def is_blocked(url: str, blocked: tuple[str, ...]) -> bool:
     return bool(host) and any(host == b or host.endswith("." + b) for b in blocked)
 
 
-def _fragment(html: str) -> lxml.html.HtmlElement | None:
-    if not html or not html.strip():
-        return None
-    try:
-        # A wrapper div makes a fragment of any shape (text, several blocks) one tree.
-        return lxml.html.fragment_fromstring(html, create_parent="div")
-    except (ParserError, ValueError):
-        return None
-
-
 def _tidy(html: str) -> str:
     """Drop what sanitising leaves hollow: links without an address, empty blocks."""
-    doc = _fragment(html)
+    doc = parse_fragment(html)
     if doc is None:
         return ""
     for anchor in list(doc.iter("a")):
@@ -203,10 +193,4 @@ def _tidy(html: str) -> str:
             and element.getparent() is not None
         ):
             element.drop_tree()
-    return _inner(doc)
-
-
-def _inner(doc: lxml.html.HtmlElement) -> str:
-    """The wrapper's content: fragment_fromstring(create_parent="div") added exactly that div."""
-    out = lxml.html.tostring(doc, encoding="unicode")
-    return out[len("<div>") : -len("</div>")].strip() if out.startswith("<div>") else out.strip()
+    return inner_html(doc)

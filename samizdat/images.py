@@ -64,11 +64,11 @@ from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
-from lxml.etree import ParserError
 from PIL import Image, ImageCms, ImageOps, ImageSequence, features
 
 from samizdat.errors import FetchError, SamizdatError
 from samizdat.fetch import Fetcher
+from samizdat.fragments import inner_html, parse_fragment
 from samizdat.render.files import write_if_changed
 
 __all__ = [
@@ -192,7 +192,7 @@ class ImageMirror:
 
     async def mirror(self, html: str, lead: str | None, *, page_url: str) -> MirroredImages:
         """Mirror the lead image and every <img> of one article's body (all concurrently)."""
-        doc = _fragment(html) if "<img" in html.lower() else None
+        doc = parse_fragment(html) if "<img" in html.lower() else None
         images = list(doc.iter("img")) if doc is not None else []
         sources = [(None, lead)] if lead else []
         sources += [(img, str(img.get("src") or "")) for img in images]
@@ -232,7 +232,7 @@ class ImageMirror:
                 img.set("src", path)
                 changed = True
         if changed and doc is not None:
-            result.html = _inner(doc)
+            result.html = inner_html(doc)
         return result
 
     def _resolve(self, src: str, page_url: str) -> tuple[str, asyncio.Future[_Outcome] | None]:
@@ -304,7 +304,7 @@ def referenced(html: str) -> set[str]:
     """The images/… paths an article body uses."""
     if f"{IMAGE_DIR}/" not in html:
         return set()
-    doc = _fragment(html)
+    doc = parse_fragment(html)
     if doc is None:
         return set()
     return {
@@ -537,18 +537,3 @@ def _remove_image(img: lxml.html.HtmlElement) -> None:
 
 def _short(url: str) -> str:
     return url if len(url) <= PROBLEM_URL_CHARS else url[: PROBLEM_URL_CHARS - 1] + "…"
-
-
-def _fragment(html: str) -> lxml.html.HtmlElement | None:
-    if not html or not html.strip():
-        return None
-    try:
-        return lxml.html.fragment_fromstring(html, create_parent="div")
-    except (ParserError, ValueError):
-        return None
-
-
-def _inner(doc: lxml.html.HtmlElement) -> str:
-    """The wrapper's content: fragment_fromstring(create_parent="div") added exactly that div."""
-    out = lxml.html.tostring(doc, encoding="unicode")
-    return out[len("<div>") : -len("</div>")].strip() if out.startswith("<div>") else out.strip()
