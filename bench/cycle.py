@@ -5,7 +5,7 @@
 
 1. First cycle. A generated news site (10 channels; Chinese and English pages of 5–15
    paragraphs with navigation, related links, ads and a lead image) is served by the demo
-   SiteServer on loopback with DELAY (100 ms) added to every response. One full cycle
+   SiteServer (in a child process) on loopback with DELAY (100 ms) added to every response. One full cycle
    (`pipeline.run`: feeds → fetch → extract → clean → store → render → commit → push to a local
    bare repo) mirrors its N articles. Per-host concurrency bounds it below by the ideal
    N × DELAY ÷ per_host; the goal is a wall time within 1.25× of that. Channels 0–3 carry the
@@ -33,6 +33,8 @@ import asyncio
 import html
 import io
 import itertools
+import multiprocessing
+import multiprocessing.connection
 import os
 import random
 import resource
@@ -46,6 +48,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from types import TracebackType
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 from samizdat import config as config_module  # noqa: E402
 from samizdat import pipeline  # noqa: E402
 from samizdat.config import Config  # noqa: E402
-from samizdat.demo.server import SiteServer, _Handler  # noqa: E402
+from samizdat.demo.server import Request, SiteServer, _Handler  # noqa: E402
 from samizdat.fetch import Fetcher  # noqa: E402
 from samizdat.ids import page_id  # noqa: E402
 from samizdat.models import Article  # noqa: E402
@@ -507,10 +511,74 @@ async def fetch_only(urls: list[str], config: Config) -> float:
         return time.perf_counter() - started
 
 
-def server_settings() -> str:
+class RemoteSite:
+    """SiteServer in a child process: a news site is not inside our process, so its threads
+    must not compete with the cycle's event loop for our GIL (in one process they do, and the
+    figures would charge the server's Python work to the cycle). `--same-process` keeps it in."""
+
+    def __init__(self, root: Path, delay: float, *, same_process: bool = False) -> None:
+        self.root, self.delay, self.same_process = root, delay, same_process
+        self.base_url = ""
+        self._local: SiteServer | None = None
+
+    def __enter__(self) -> RemoteSite:
+        if self.same_process:
+            self._local = SiteServer(self.root, delay=self.delay).start()
+            self.base_url = self._local.base_url
+            return self
+        self._conn, child = multiprocessing.get_context("spawn").Pipe()
+        self._process = multiprocessing.get_context("spawn").Process(
+            target=_serve, args=(self.root, self.delay, child), daemon=True
+        )
+        self._process.start()
+        self.base_url = self._conn.recv()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._local is not None:
+            self._local.stop()
+            return
+        self._conn.send("stop")
+        self._process.join(timeout=10)
+
+    def url(self, path: str) -> str:
+        return self.base_url + quote(path, safe="/%?=&#:@")
+
+    def log(self) -> list[Request]:
+        if self._local is not None:
+            return list(self._local.log)
+        self._conn.send("log")
+        return self._conn.recv()
+
+    def reset(self) -> None:
+        if self._local is not None:
+            self._local.reset()
+            return
+        self._conn.send("reset")
+        self._conn.recv()
+
+
+def _serve(root: Path, delay: float, conn: multiprocessing.connection.Connection) -> None:
+    with SiteServer(root, delay=delay) as server:
+        conn.send(server.base_url)
+        while (command := conn.recv()) != "stop":
+            if command == "log":
+                conn.send(list(server.log))
+            elif command == "reset":
+                server.reset()
+                conn.send(None)
+
+
+def server_settings(same_process: bool) -> str:
     nagle_off = getattr(_Handler, "disable_nagle_algorithm", False)
     return (
-        f"SiteServer: {_Handler.protocol_version}, "
+        f"SiteServer in {'this' if same_process else 'a child'} process: "
+        f"{_Handler.protocol_version}, "
         f"TCP_NODELAY {'on' if nagle_off else 'off (Nagle on)'}"
     )
 
@@ -538,14 +606,15 @@ def first_cycle(args: argparse.Namespace, work: Path) -> bool:
     needed = args.n * (2 if args.images else 1)
     ideal = needed * args.delay / args.per_host
     article_ideal = args.n * args.delay / args.per_host
-    with SiteServer(root, delay=args.delay) as server:
+    with RemoteSite(root, args.delay, same_process=args.same_process) as server:
         config = write_config(
             work, server.base_url, site, per_host=args.per_host, keep=max(500, args.n)
         )
         profile = args.profile / "first-cycle.txt" if args.profile else None
         elapsed, report, clock = timed_cycle(config, profile)
-        made = [r.path for r in server.log if not r.path.startswith("/feeds/")]
-        feeds = len(server.log) - len(made)
+        log = server.log()
+        made = [r.path for r in log if not r.path.startswith("/feeds/")]
+        feeds = len(log) - len(made)
         methods = _methods(config)
         floor = None
         if not args.no_floor:
@@ -573,7 +642,7 @@ def first_cycle(args: argparse.Namespace, work: Path) -> bool:
         print(
             f"  fetch alone, the same {len(made)} requests: {floor:.2f}s = "
             f"{floor * args.per_host / (len(made) * args.delay):.2f}x their ideal "
-            f"({server_settings()})"
+            f"({server_settings(args.same_process)})"
         )
     return ok
 
@@ -634,7 +703,7 @@ def noop_cycle(args: argparse.Namespace, work: Path) -> bool:
     # `python -m samizdat` with this checkout first on the path: what the `samizdat` script
     # runs, but measuring the code beside this file even when the installed one is elsewhere.
     samizdat = [sys.executable, "-m", "samizdat"]
-    with SiteServer(root, delay=args.delay) as server:
+    with RemoteSite(root, args.delay, same_process=args.same_process) as server:
         config = write_config(
             work, server.base_url, site, per_host=args.per_host, keep=max(500, max(per_channel))
         )
@@ -653,9 +722,10 @@ def noop_cycle(args: argparse.Namespace, work: Path) -> bool:
         for _ in range(args.runs):
             starts.append(_wall([sys.executable, "-c", "pass"]))
             cycles.append(_wall([*samizdat, "-c", str(config.path), "run"]))
-        requests = len(server.log)
-        fetched = [r.path for r in server.log if not r.path.startswith("/feeds/")]
-        conditional = sum(any(k.lower() == "if-none-match" for k in r.headers) for r in server.log)
+        log = server.log()
+        requests = len(log)
+        fetched = [r.path for r in log if not r.path.startswith("/feeds/")]
+        conditional = sum(any(k.lower() == "if-none-match" for k in r.headers) for r in log)
         if args.profile:
             _profile_subprocess(config, args.profile / "noop-cycle.txt")
         inprocess, report2, clock2 = timed_cycle(config)
@@ -742,6 +812,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="no-op cycles to take the median of")
     parser.add_argument("--only", choices=("first", "noop"), help="run one of the two")
     parser.add_argument("--no-floor", action="store_true", help="skip the fetch-alone control")
+    parser.add_argument(
+        "--same-process",
+        action="store_true",
+        help="run the SiteServer in this process (it then shares the cycle's GIL)",
+    )
     parser.add_argument(
         "--no-images",
         dest="images",
