@@ -11,7 +11,19 @@ from markdown_it import MarkdownIt
 from samizdat import config as config_module
 from samizdat.config import Config
 
-SITE = Path(__file__).parent / "data" / "site"
+FIXTURES = Path(__file__).parent / "data" / "site"  # what only the tests need ...
+DEMO = Path(__file__).parent.parent / "samizdat" / "demo" / "site"  # ... over the demo site
+SITE = (FIXTURES, DEMO)  # the layers SiteServer serves together: the first holding a path wins
+
+
+def site_file(relpath: str, layers: tuple[Path, ...] = SITE) -> Path:
+    """The file a SiteServer of these layers serves for `relpath`."""
+    for layer in layers:
+        if (layer / relpath).is_file():
+            return layer / relpath
+    raise FileNotFoundError(relpath)
+
+
 BASE_URL = "https://github.com/owner/mirror/blob/master"
 
 HEADER = """\
@@ -43,7 +55,9 @@ def write_config(
     directory: Path, server_base: str, *, channels: set[str] | None = None, extra: str = ""
 ) -> Config:
     """A config for the fixture site's sources; `channels` keeps only those channels."""
-    sources = (SITE / "sources.toml").read_text(encoding="utf-8").replace("{{BASE}}", server_base)
+    sources = (
+        (FIXTURES / "sources.toml").read_text(encoding="utf-8").replace("{{BASE}}", server_base)
+    )
     if channels is not None:
         sources = _only(sources, channels)
     subprocess.run(["git", "init", "--quiet", "--bare", str(directory / "remote.git")], check=True)

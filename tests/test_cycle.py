@@ -16,7 +16,7 @@ from samizdat import pipeline
 from samizdat.demo.server import SiteServer
 from samizdat.progress import Reporter
 from samizdat.store import Store
-from tests.cycle_helpers import BASE_URL, SITE, git, render_markdown, write_config
+from tests.cycle_helpers import BASE_URL, SITE, git, render_markdown, site_file, write_config
 
 GOOD = {
     "nsc413": {"n14004562", "n14004893", "n14004720", "n14003871"},
@@ -89,7 +89,7 @@ def test_seed_article_page_carries_everything_in_order(first) -> None:
     address = f"{BASE_URL}/pages/nsc413/n14004562.md"
     assert page.startswith("### 美日将发布联合声明 加深芯片合作\n")
     # Every paragraph of the source body is there.
-    source = lxml.html.document_fromstring((SITE / "gb/23/5/26/n14004562.htm").read_bytes())
+    source = lxml.html.document_fromstring(site_file("gb/23/5/26/n14004562.htm").read_bytes())
     paragraphs = [
         " ".join(p.text_content().split()) for p in source.cssselect("div.post_content p")
     ]
@@ -234,12 +234,12 @@ def test_the_mirror_received_the_commit(first) -> None:
 
 @pytest.fixture
 def small(tmp_path: Path):
-    """A copy of the fixture site (so tests can edit it) and a config of two channels."""
-    root = tmp_path / "site"
-    shutil.copytree(SITE, root)
-    with SiteServer(root) as server:
+    """A copy of the fixture site (so tests can edit it) and a config of two channels; yields
+    the config and a function giving the served file of a site path."""
+    layers = tuple(shutil.copytree(layer, tmp_path / f"site{n}") for n, layer in enumerate(SITE))
+    with SiteServer(layers) as server:
         config = write_config(tmp_path, server.base_url, channels={"nsc413", "world"})
-        yield config, root
+        yield config, lambda relpath: site_file(relpath, layers)
 
 
 def test_second_run_changes_nothing(small) -> None:
@@ -256,11 +256,11 @@ def test_second_run_changes_nothing(small) -> None:
 
 
 def test_retitled_item_with_new_body_is_rerendered(small) -> None:
-    config, root = small
+    config, served = small
     cycle(config)
     page = config.site.output / "pages/nsc413/n14004720.md"
     before = page.read_text(encoding="utf-8")
-    article = root / "gb/23/5/26/n14004720.htm"
+    article = served("gb/23/5/26/n14004720.htm")
     html = article.read_text(encoding="utf-8")
     first_paragraph = re.search(r"<div class=\"post_content\"[^>]*>\s*<p>", html)
     assert first_paragraph
@@ -272,7 +272,7 @@ def test_retitled_item_with_new_body_is_rerendered(small) -> None:
         ),
         encoding="utf-8",
     )
-    feed = root / "gb/nsc413.xml"
+    feed = served("gb/nsc413.xml")
     feed.write_text(
         feed.read_text(encoding="utf-8").replace("（更新）", "（更新2）"), encoding="utf-8"
     )
@@ -286,8 +286,8 @@ def test_retitled_item_with_new_body_is_rerendered(small) -> None:
 
 
 def test_failed_item_is_retried_next_cycle(small, tmp_path: Path) -> None:
-    config, root = small
-    victim = root / "en/world/2023/05/24/shoal-fishermen.html"
+    config, served = small
+    victim = served("en/world/2023/05/24/shoal-fishermen.html")
     saved = victim.read_bytes()
     victim.unlink()
     report = cycle(config)
@@ -342,9 +342,9 @@ def test_chinese_conversion(tmp_path: Path) -> None:
 
 
 def test_an_item_failing_for_ever_is_given_up(small, monkeypatch: pytest.MonkeyPatch) -> None:
-    config, root = small
+    config, served = small
     monkeypatch.setattr(pipeline, "GIVE_UP_AFTER", 2)
-    (root / "en/world/2023/05/24/shoal-fishermen.html").unlink()
+    served("en/world/2023/05/24/shoal-fishermen.html").unlink()
     assert cycle(config).exit_code == 3
     assert cycle(config).exit_code == 3
     third = cycle(config)

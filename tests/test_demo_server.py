@@ -14,7 +14,7 @@ import httpx
 import lxml.html
 import pytest
 
-from samizdat.demo.server import SiteServer, load_routes
+from samizdat.demo.server import SiteServer
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_SITE = REPO / "samizdat" / "demo" / "site"
@@ -230,9 +230,13 @@ def load_sources(root: Path, base_url: str) -> list[dict]:
     return tomllib.loads(text)["sources"]
 
 
-@pytest.mark.parametrize("root", [DEMO_SITE, FIXTURE_SITE], ids=["demo", "fixture"])
-def test_sources_toml_uses_spec_keys_only(root):
-    sources = load_sources(root, "http://127.0.0.1:1")
+# The fixture site is served over the demo site: (its own folder, the demo's).
+LAYERS = [(DEMO_SITE,), (FIXTURE_SITE, DEMO_SITE)]
+
+
+@pytest.mark.parametrize("layers", LAYERS, ids=["demo", "fixture"])
+def test_sources_toml_uses_spec_keys_only(layers):
+    sources = load_sources(layers[0], "http://127.0.0.1:1")
     ids = [c["id"] for s in sources for c in s["channels"]]
     assert len(ids) == len(set(ids)), "channel ids are unique across the config"
     for source in sources:
@@ -252,14 +256,14 @@ def test_readme_names_every_file(root):
             assert rel in readme, f"{rel} is not described in {root.name}/README.md"
 
 
-@pytest.mark.parametrize("root", [DEMO_SITE, FIXTURE_SITE], ids=["demo", "fixture"])
-def test_every_listed_article_and_its_images_are_served(root, client):
+@pytest.mark.parametrize("layers", LAYERS, ids=["demo", "fixture"])
+def test_every_listed_article_and_its_images_are_served(layers, client):
     """Every channel yields items, and every item page (bar the failure cases) and image is 200."""
-    routes = load_routes(root)
-    failing = {p for p, r in routes.items() if r.statuses or r.delay or r.body_bytes}
-    with SiteServer(root) as server:
+    with SiteServer(layers) as server:
+        routes = server.routes
+        failing = {p for p, r in routes.items() if r.statuses or r.delay or r.body_bytes}
         articles: dict[str, dict] = {}  # url -> its source's rules
-        for source in load_sources(root, server.base_url):
+        for source in load_sources(layers[0], server.base_url):
             for channel in source["channels"]:
                 if "feed" in channel:
                     response = client.get(channel["feed"])

@@ -1,7 +1,9 @@
 """A small threaded loopback HTTP server that plays a news site from a folder.
 
 `samizdat demo` serves the bundled sample site with it, and the tests serve
-`tests/data/site/` with it, so every network path runs against real HTTP.
+`tests/data/site/` layered over that same sample site (a path is looked up in each folder in
+turn, the first holding it wins), so every network path runs against real HTTP and the
+fixtures hold only what the demo lacks.
 
 What it adds to a plain static file server:
 
@@ -39,6 +41,7 @@ import mimetypes
 import threading
 import tomllib
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -134,12 +137,19 @@ def load_routes(root: Path) -> dict[str, Route]:
 
 
 class SiteServer:
-    """Serve a site folder on loopback in a background thread; a context manager."""
+    """Serve a site folder (or folders layered, the first holding a path wins) on loopback in
+    a background thread; a context manager."""
 
     def __init__(
-        self, root: Path, *, host: str = "127.0.0.1", port: int = 0, delay: float = 0.0
+        self,
+        root: Path | Sequence[Path],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        delay: float = 0.0,
     ) -> None:
-        self.root = Path(root).resolve()
+        self.roots = [Path(r).resolve() for r in ([root] if isinstance(root, str | Path) else root)]
+        self.root = self.roots[0]
         self.host = host
         self.port = port
         self.delay = delay
@@ -148,7 +158,9 @@ class SiteServer:
         self.log: list[Request] = []
         self.in_flight = 0
         self.peak_in_flight = 0  # most requests handled at once: shows delays don't serialise
-        self.routes = load_routes(self.root)
+        self.routes: dict[str, Route] = {}
+        for layer in reversed(self.roots):  # an upper layer's route wins
+            self.routes.update(load_routes(layer))
         self._lock = threading.Lock()
         # Set by stop(): wakes handlers sleeping in a delay so stop() never waits 30 s.
         self._stopping = threading.Event()
@@ -223,14 +235,15 @@ class SiteServer:
             self._stopping.wait(seconds)
 
     def _file_for(self, path: str) -> Path | None:
-        candidate = (self.root / path.lstrip("/")).resolve()
-        if not candidate.is_relative_to(self.root):
-            return None  # ../ escapes the site folder
-        if candidate.is_dir():
-            candidate = candidate / "index.html"
-        if not candidate.is_file() or candidate.name == ROUTES_FILE:
-            return None
-        return candidate
+        for root in self.roots:
+            candidate = (root / path.lstrip("/")).resolve()
+            if not candidate.is_relative_to(root):
+                return None  # ../ escapes the site folder
+            if candidate.is_dir():
+                candidate = candidate / "index.html"
+            if candidate.is_file() and candidate.name != ROUTES_FILE:
+                return candidate
+        return None
 
 
 class _QuietServer(ThreadingHTTPServer):
