@@ -71,7 +71,9 @@ def run_demo(directory: Path) -> int:
         pages = sorted(folder.glob("*.md")) if folder.is_dir() else []
         click.echo(f"  {source.id}/{channel.id}: {len(pages)} pages in {folder}")
     click.echo(f"  config:  {path}")
-    click.echo(f"  home:    {cfg.site.output / 'README.md'}")
+    click.echo(f"  home:    {cfg.site.output / 'README.md'} (Markdown, as git hosts show it)")
+    click.echo(f"  site:    {cfg.site.output / 'site' / 'index.html'} (the static HTML site)")
+    click.echo(f"  images:  {cfg.site.output / 'images'} (mirrored: pages need no source host)")
     click.echo(
         f"  remote:  {remote} (a bare git repository; `git clone {remote}` to see what readers get)"
     )
