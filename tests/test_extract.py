@@ -401,3 +401,76 @@ def test_trafilatura_reads_only_the_part_of_the_page_holding_the_prose():
     # and the article still comes out whole
     text = html_to_text(extract(html, None).body_html)
     assert text.count("adding new paths") == 6
+
+
+# ------------------------------------------------------------- voting rules
+
+
+def test_caption_boxes_outside_figcaption_leave_the_text_but_label_their_picture():
+    captions = (
+        "<div class='photo'><img src='https://img.example/bridge.jpg'>"
+        "<p class='wp-caption-text'>Workers on the bridge deck at sunrise, seen from the bank</p>"
+        "<span class='credit'>Jane Doe for the Herald</span></div>"
+        "<p itemprop='caption'>The old toll house, restored by volunteers last spring</p>"
+    )
+    body = extract(_article(extra_inside=captions), None).body_html
+    text = html_to_text(body)
+    assert "Monday" in text and "Saturday" in text
+    for line in ("Workers on the bridge deck", "Jane Doe", "The old toll house"):
+        assert line not in text
+    # The kept picture keeps its caption, as one.
+    figcaption = body_tree(body).xpath("//figcaption")
+    assert figcaption and "Workers on the bridge deck" in figcaption[0].text_content()
+
+
+def test_a_paragraph_repeated_beside_itself_is_kept_but_a_copy_elsewhere_is_not():
+    line = "<p>Breakfast: two eggs, one slice of whole-grain toast and a cup of berries.</p>"
+    day = "<h3>Day {n}</h3>" + line
+    plan = "".join(day.format(n=n) for n in range(1, 4))
+    html = _article(extra_inside=plan).replace(
+        "</body>", f"<div class='promo'><p>{PARAGRAPH.format(day='Monday')}</p></div></body>"
+    )
+    text = html_to_text(extract(html, None).body_html)
+    assert text.count("Breakfast: two eggs") == 3
+    assert text.count(PARAGRAPH.format(day="Monday")) == 1
+
+
+def test_an_embedded_post_in_the_article_is_kept_whole():
+    tweet = (
+        "<p>See the announcement:</p>"
+        "<blockquote class='twitter-tweet'><p>The bridge opens to traffic on Friday.</p>"
+        "<p>— City Council (@council) <a href='https://x.example/1'>May 3, 2024</a></p>"
+        "</blockquote>"
+    )
+    html = _article().replace("</div></body>", f"{tweet}</div></body>")
+    text = html_to_text(extract(html, None).body_html)
+    assert "The bridge opens to traffic on Friday." in text
+    assert "— City Council (@council) May 3, 2024" in text
+
+
+def test_hover_card_of_links_inside_a_sentence_is_dropped():
+    card = (
+        "<p>The plan was backed by Rep. <span class='rollover'><a href='/p/1'>Ann Lee</a>"
+        "<span class='card'><img src='/a.jpg'><a href='/p/1'>Ann Lee</a> "
+        "<a href='/s/1'>Lee pushes a rail bill</a> <a href='/s/2'>Lee on budgets</a> "
+        "<a href='/p/1'>MORE</a></span></span> (D-Ore.), who spoke at length on Monday.</p>"
+    )
+    text = html_to_text(extract(_article(extra_inside=card), None).body_html)
+    assert "The plan was backed by Rep. Ann Lee (D-Ore.), who spoke at length" in text
+    assert "Lee pushes a rail bill" not in text
+
+
+def test_short_blocks_count_for_trafilatura_only_where_its_text_puts_them():
+    from samizdat.extract import generic
+
+    blocks = [
+        generic.Block(el=None, order=i, key=key, link_chars=0, in_a=True)  # type: ignore[arg-type]
+        for i, key in enumerate(
+            ["Senate", "Thefirstparagraphoftheanarticle,longenough.", "Senate", "Tags"]
+        )
+    ]
+    text = "Thefirstparagraphoftheanarticle,longenough.TheSenatevoted.Senate"
+    generic._align_short(blocks, text)
+    # The menu item before the first paragraph is not where the text puts it; after the
+    # paragraph, "Senate" is (the trailing word), "Tags" is nowhere.
+    assert [b.in_a for b in blocks] == [False, True, True, False]

@@ -76,6 +76,7 @@ KEEP, IMAGE = "k", "i"
 MARK = "data-samizdat"
 SHORT = 6  # blocks shorter than this (no spaces) match anywhere: their votes mean nothing
 GRAM = 6  # character n-gram size for matching blocks to candidate texts
+_WORD = re.compile(r"\w")
 _WORDY = re.compile(r"[^\W\d_]{2}")  # two letters in a row: a block with words in it
 LINKY = 0.5  # a block with more of its text in links than this is navigation
 # Calls to action and cross-promotion that sit between paragraphs: never the article.
@@ -94,12 +95,36 @@ _CREDIT = re.compile(
 CREDIT_MAX = 300  # a caption is short; a paragraph that quotes a credit is not one
 
 
+# Names (class, id, itemprop words) of a picture's caption or credit outside <figcaption>.
+_CAPTION_NAME = re.compile(
+    r"(?:^|[\s_-])(?:fig)?(?:caption|captions|credit|credits|cutline|photo-?credit)(?:$|[\s_-])",
+    re.I,
+)
+CAPTION_DEPTH = 3  # a caption's text sits at most this deep in its caption-named box
+CAPTION_MAX = 600  # characters (spaces aside): more is a layout misnamed, not a caption
+
+
 def _boilerplate(block: Block) -> bool:
-    """A promotion line or a picture credit (block text as shown, not squashed)."""
+    """A promotion line or a picture caption or credit (block text as shown)."""
     text = block.el.text_content().strip()
     if _PROMO.search(text):
         return True
+    if _captioned(block.el):
+        return True
     return len(text) <= CREDIT_MAX and bool(_CREDIT.search(text))
+
+
+def _captioned(el: etree._Element) -> bool:
+    """Whether el is, or sits in, a short box named as a picture's caption or credit:
+    captions label pictures (the text leaves out <figcaption> alike)."""
+    for _ in range(CAPTION_DEPTH):
+        if el is None or el.tag in ("body", "html", "article", "main"):
+            return False
+        names = f"{el.get('class') or ''} {el.get('id') or ''} {el.get('itemprop') or ''}"
+        if _CAPTION_NAME.search(names):
+            return len(_squash(el.text_content())) <= CAPTION_MAX
+        el = el.getparent()
+    return False
 
 
 PROSE_LINKS = 0.5  # a paragraph may link a lot (news roundups) and still be prose
@@ -251,6 +276,37 @@ def _squash(text: str) -> str:
     return _WS.sub("", text)
 
 
+ANCHOR = 4 * GRAM  # a block this long found verbatim in trafilatura's text pins a place in it
+
+
+def _align_short(blocks: list[Block], a: str) -> None:
+    """A short block (a menu item, a tag, a one-word heading) is in trafilatura's text only
+    where the page puts it: between the places of the long blocks around it. Found
+    anywhere else, it is a word that also occurs in some sentence."""
+    # Each anchor's place, searched past the previous one first (a page may repeat a
+    # paragraph), and for each block where the previous anchor ends.
+    places: list[tuple[int, int] | None] = []
+    ends, end = [], 0
+    for block in blocks:
+        ends.append(end)
+        at = -1
+        if block.in_a and len(block.key) >= ANCHOR:
+            at = a.find(block.key, end)
+            if at < 0:
+                at = a.find(block.key)
+        places.append((at, at + len(block.key)) if at >= 0 else None)
+        if at >= 0:
+            end = at + len(block.key)
+    start = len(a)
+    for i in range(len(blocks) - 1, -1, -1):
+        block, place = blocks[i], places[i]
+        if place:
+            start = place[0]
+        elif block.in_a and len(block.key) < ANCHOR:
+            at = a.find(block.key, ends[i])
+            block.in_a = 0 <= at <= start
+
+
 def _quality(blocks: list[Block], flag: str) -> float:
     """How much article-like prose a candidate holds: prose characters minus link characters."""
     chosen = [b for b in blocks if getattr(b, flag)]
@@ -266,6 +322,7 @@ def _vote(blocks: list[Block], a: str, b: str) -> tuple[list[Block], str]:
     grams_a = _Grams(a)
     for block in blocks:
         block.in_a = grams_a.found(block.key)
+    _align_short(blocks, a)
     if not a and not b:
         return [], "neither extractor found an article"
     agreed = [x for x in blocks if x.in_a and x.in_b and _WORDY.search(x.key) and len(x.key) >= 10]
@@ -284,8 +341,16 @@ def _vote(blocks: list[Block], a: str, b: str) -> tuple[list[Block], str]:
     first = blocks.index(agreed[0])
     last = blocks.index(agreed[-1])
     kept: list[Block] = []
+    # A quote standing in the article's own container (an embedded post, a pull quote) is
+    # the article's, whole: its attribution line is no prose, and embeds are named like
+    # the social widgets that elsewhere are clutter.
+    containers = {x.el.getparent() for x in agreed}
     for block in blocks[first : last + 1]:
-        if (block.in_a and block.in_b) or ((block.in_a or block.in_b) and block.prose()):
+        if (
+            (block.in_a and block.in_b)
+            or ((block.in_a or block.in_b) and block.prose())
+            or _quoted(block, containers)
+        ):
             kept.append(block)
     # Past the agreed core, text in a box named like comments, a footer or a sidebar is not
     # the article, however well written.
@@ -298,13 +363,32 @@ def _vote(blocks: list[Block], a: str, b: str) -> tuple[list[Block], str]:
             break
     after: list[Block] = []
     for block in blocks[last + 1 :]:
-        if (block.in_a or block.in_b) and block.prose() and not density.unlikely(block.el, memo):
+        if _quoted(block, containers) or (
+            (block.in_a or block.in_b) and block.prose() and not density.unlikely(block.el, memo)
+        ):
             after.append(block)
         elif len(block.key) >= SHORT:
             break
     return _unique(
         [*reversed(before), *kept, *after]
     ), "both extractors' agreed text, with its edges voted"
+
+
+QUOTE_MAX = 1200  # characters: a longer "quote" is a box of its own, not one embedded post
+
+
+def _quoted(block: Block, containers: set) -> bool:
+    """Whether a block is inside a ``<blockquote>`` that is a child of one of the
+    article's containers."""
+    el = block.el
+    for _ in range(4):
+        if el.tag == "blockquote":
+            parent = el.getparent()
+            return parent in containers and len(el.text_content()) <= QUOTE_MAX
+        el = el.getparent()
+        if el is None or el in containers:
+            return False
+    return False
 
 
 def _unique(blocks: list[Block]) -> list[Block]:
@@ -355,19 +439,98 @@ def _assemble(
                 for caption in figure.iter("figcaption"):
                     caption.set(MARK, KEEP)
                     marked.append(caption)
+            else:
+                caption = _caption_box(img)
+                if caption is not None:
+                    caption.set(MARK, KEEP)
+                    caption.set(CAPTION, "")
+                    marked.append(caption)
     ancestor = _common_ancestor([b.el for b in kept])
     root = copy.deepcopy(ancestor)
     for block in kept:
         del block.el.attrib[MARK]
     for el in marked:
         el.attrib.pop(MARK, None)
+        el.attrib.pop(CAPTION, None)
     _prune(root)
+    for el in root.iter():
+        if el.get(MARK) == KEEP:
+            _drop_link_cards(el)
     for el in root.iter():
         if isinstance(el.tag, str):
             el.attrib.pop(MARK, None)
+            if CAPTION in el.attrib:
+                # A caption box outside <figure> is its picture's caption: say so.
+                del el.attrib[CAPTION]
+                el.tag = "figcaption"
     if root.tag in ("body", "html"):
         root.tag = "div"
     return etree.tostring(root, encoding="unicode", method="html", with_tail=False)
+
+
+CAPTION = "data-samizdat-caption"
+
+
+def _caption_box(img: etree._Element) -> etree._Element | None:
+    """The caption-named box beside a picture that has no <figure>: the first one within
+    the picture's two nearest containers, holding text and no picture of its own."""
+    holder = img.getparent()
+    for _ in range(2):
+        if holder is None or holder.tag in ("body", "html", "article", "main"):
+            return None
+        for el in holder.iterdescendants():
+            if not isinstance(el.tag, str) or el.tag in ("img", "a"):
+                continue
+            names = f"{el.get('class') or ''} {el.get('id') or ''} {el.get('itemprop') or ''}"
+            if (
+                _CAPTION_NAME.search(names)
+                and 0 < len(_squash(el.text_content())) <= CAPTION_MAX
+                and next(el.iter("img"), None) is None
+            ):
+                return el
+        holder = holder.getparent()
+    return None
+
+
+CARD_LINKS = 3  # links in an inline box that holds nothing else: a card, not a sentence
+
+
+def _drop_link_cards(block: etree._Element) -> None:
+    """Inside a paragraph, an inline box of several links and nothing but links (a hover
+    card of a person's latest stories, a "related" strip) is hidden until pointed at: it
+    is not the sentence around it. Innermost first, so the link the card hangs on stays."""
+    for el in reversed(list(block.iterdescendants())):
+        if not isinstance(el.tag, str) or el.tag in BLOCK_TAGS or el.tag == "a":
+            continue
+        if sum(1 for _ in el.iter("a")) >= CARD_LINKS and not _WORD.search(_unlinked(el)):
+            _remove_keep_tail(el)
+
+
+def _unlinked(el: etree._Element) -> str:
+    """An element's text outside the links in it."""
+    if el.tag == "a":
+        return ""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str):
+            parts.append(_unlinked(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _remove_keep_tail(el: etree._Element) -> None:
+    """Remove an element but keep the text that follows it (the rest of the sentence)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    previous = el.getprevious()
+    parent.remove(el)
+    if tail:
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
 
 
 def _common_ancestor(elements: list[etree._Element]) -> etree._Element:
@@ -467,12 +630,16 @@ def extract_generic(doc: lxml.html.HtmlElement) -> tuple[str, str]:
     # The title is shown above the body by every renderer: it is not body text.
     blocks = [x for x in blocks if x.el.tag != "h1" and not _is_title(x.key, titles)]
     # A paragraph seen before is a copy (print/AMP duplicates, slideshows): never an anchor.
-    seen: set[str] = set()
+    # A repeat beside its first copy, in the same container, is the article's own (a meal
+    # plan or a recipe repeats its lines); a copy elsewhere on the page is not.
+    seen: dict[str, etree._Element | None] = {}
     unique = []
     for block in blocks:
-        if len(block.key) < 40 or block.key not in seen:
+        parent = block.el.getparent()
+        first = seen.get(block.key, False)
+        if len(block.key) < 40 or first is False or first is parent:
             unique.append(block)
-            seen.add(block.key)
+            seen.setdefault(block.key, parent)
     blocks = unique
     kept, how = _vote(blocks, a, b)
     kept = [x for x in kept if not _boilerplate(x)]
