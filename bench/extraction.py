@@ -40,7 +40,7 @@ DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "dev"
 FIXTURES = ROOT / "tests" / "data" / "extract"
 CORPORA = ("scrapinghub", "gne", "cwce")
 # Our F1 must stay at or above these (a little under what the extractor reaches today).
-FLOORS = {"scrapinghub": 0.96, "gne": 0.98, "cwce": 0.95, "fixtures": 0.98}
+FLOORS = {"scrapinghub": 0.97, "gne": 0.98, "cwce": 0.945, "fixtures": 0.98}
 
 _WORD = re.compile(r"\w+")
 _HAN_KANA = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"

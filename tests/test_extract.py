@@ -474,3 +474,20 @@ def test_short_blocks_count_for_trafilatura_only_where_its_text_puts_them():
     # The menu item before the first paragraph is not where the text puts it; after the
     # paragraph, "Senate" is (the trailing word), "Tags" is nowhere.
     assert [b.in_a for b in blocks] == [False, True, True, False]
+
+
+def test_trafilatura_reads_a_layout_cell_as_the_article_it_holds():
+    from samizdat.extract.candidates import trafilatura_candidate
+
+    paragraphs = "".join(
+        f"<p>第{i}段。{'市政府周二宣布扩建河滨公园，新增步道和路灯。' * 3}</p>" for i in range(5)
+    )
+    html = (
+        "<html><body><table><tr><td class='nav'><a href='/a'>首页</a></td></tr>"
+        f"<tr><td id='cell'>{paragraphs}</td></tr></table></body></html>"
+    )
+    doc = lxml.html.document_fromstring(html)
+    cell = doc.get_element_by_id("cell")
+    text = trafilatura_candidate(cell).text
+    assert all(f"第{i}段" in text for i in range(5))
+    assert "首页" not in text
