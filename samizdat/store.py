@@ -73,7 +73,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: a revision number per change, so "what changed since the last render" never depends
+    # on the clock (whole seconds collided; a clock set back would hide changes).
+    """
+    ALTER TABLE articles ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX articles_rev ON articles (rev);
+    UPDATE articles SET rev = 1;
+    """,
 )
+
+_NEXT_REV = "(SELECT coalesce(max(rev), 0) + 1 FROM articles)"
 
 
 def _statements(script: str) -> list[str]:
@@ -215,9 +224,10 @@ class Store:
             ).fetchone()
             if old is None:
                 db.execute(
-                    """INSERT INTO articles (channel, slug, url, source, title, html, text, published,
-                           first_seen, updated, image, caption, author, position, fingerprint, method)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    f"""INSERT INTO articles (channel, slug, url, source, title, html, text, published,
+                           first_seen, updated, image, caption, author, position, fingerprint, method,
+                           rev)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,{_NEXT_REV})""",
                     (
                         article.channel,
                         article.slug,
@@ -239,8 +249,8 @@ class Store:
                 )
             else:
                 db.execute(
-                    """UPDATE articles SET title = ?, html = ?, text = ?, updated = ?, image = ?,
-                           caption = ?, author = ?, fingerprint = ?, method = ?
+                    f"""UPDATE articles SET title = ?, html = ?, text = ?, updated = ?, image = ?,
+                           caption = ?, author = ?, fingerprint = ?, method = ?, rev = {_NEXT_REV}
                        WHERE channel = ? AND url = ?""",
                     (
                         article.title,
@@ -313,16 +323,27 @@ class Store:
                 (channel, keep),
             ).fetchall()
             slugs = [r[0] for r in rows]
-            # `updated` moves so that the next render sees the channel changed.
+            # The revision moves so that the next render sees the channel changed.
             db.executemany(
-                "UPDATE articles SET purged = 1, html = '', text = '', updated = ? WHERE channel = ? AND slug = ?",
+                f"""UPDATE articles SET purged = 1, html = '', text = '', updated = ?,
+                        rev = {_NEXT_REV} WHERE channel = ? AND slug = ?""",
                 [(_iso(now()), channel, s) for s in slugs],
             )
         return slugs
 
+    def revision(self) -> int:
+        """The store's latest change: every save and purge gets the next revision number."""
+        return int(self.db.execute("SELECT coalesce(max(rev), 0) FROM articles").fetchone()[0])
+
     def changed_since(self, stamp: str) -> set[tuple[str, str]]:
-        """(channel, slug) of articles stored, updated or purged at or after `stamp`."""
+        """(channel, slug) of articles changed at or after `stamp`. Superseded by
+        `changed_after` (whole-second stamps collide); kept until the render moves over."""
         rows = self.db.execute("SELECT channel, slug FROM articles WHERE updated >= ?", (stamp,))
+        return {(r[0], r[1]) for r in rows}
+
+    def changed_after(self, revision: int) -> set[tuple[str, str]]:
+        """(channel, slug) of articles stored, updated or purged after `revision`."""
+        rows = self.db.execute("SELECT channel, slug FROM articles WHERE rev > ?", (revision,))
         return {(r[0], r[1]) for r in rows}
 
     def counts(self) -> dict[str, int]:

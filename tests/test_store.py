@@ -131,3 +131,38 @@ def test_given_up_after_repeated_failures(store: Store) -> None:
     store.fail("c", "https://a.example/once.htm", "once", "HTTP 500")
     assert store.given_up("c", 3) == {"https://a.example/gone.htm"}
     assert store.given_up("other", 1) == set()
+
+
+def test_revisions_say_what_changed_whatever_the_clock(store: Store) -> None:
+    assert store.revision() == 0
+    store.save(art("a"), source="s", fingerprint="f", method="feed")
+    seen = store.revision()
+    assert store.changed_after(0) == {("c", "a")}
+    assert store.changed_after(seen) == set()
+    # Saved within the same second as `seen` was taken: still a change after it.
+    store.save(art("b"), source="s", fingerprint="f", method="feed")
+    store.save(art("a", title="a2"), source="s", fingerprint="g", method="feed")
+    assert store.changed_after(seen) == {("c", "a"), ("c", "b")}
+    latest = store.revision()
+    store.purge("c", keep=1)
+    assert len(store.changed_after(latest)) == 1
+
+
+def test_migrating_a_first_version_store(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute(
+        """INSERT INTO articles (channel, slug, url, source, title, html, text, published,
+               first_seen, updated) VALUES ('c', 'old', 'https://a.example/old.htm', 's', 'Old',
+               '<p>x</p>', 'x', '2024-01-01T00:00:00+00:00', '2024-01-01T00:00:00+00:00',
+               '2024-01-01T00:00:00+00:00')"""
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert store.version == len(MIGRATIONS)
+    assert [a.slug for a in store.articles("c")] == ["old"]
+    assert store.changed_after(0) == {("c", "old")}  # a first render after upgrading sees it
+    store.close()
