@@ -220,7 +220,10 @@ class _Work:
         if response.not_modified:
             return None
         if channel.feed:
-            items = parse_feed(response.content, response.url, source=source.id, channel=channel.id)
+            # feedparser is slow on big feeds: off the event loop, so fetches go on meanwhile.
+            items = await asyncio.to_thread(
+                parse_feed, response.content, response.url, source=source.id, channel=channel.id
+            )
         else:
             assert channel.items is not None  # config guarantees it for list channels
             items = parse_list(

@@ -41,7 +41,7 @@ def start(config_path: Path) -> subprocess.Popen[str]:
     )
 
 
-def wait_for(condition, timeout: float = 60) -> None:
+def wait_for(condition, timeout: float = 240) -> None:  # generous: shared, loaded machines
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
