@@ -108,7 +108,6 @@ def publish_output(
     """Commit the output (when it changed) and push to every mirror that lacks the commit."""
     reporter.stage("Publishing")
     output, settings = config.site.output, config.publish
-    publish.ensure_repo(output)
     message = publish.commit_message(report.new, report.updated, report.purged, now())
     identity = {"author_name": settings.author_name, "author_email": settings.author_email}
     report.commit = publish.commit(output, message, **identity)

@@ -94,13 +94,13 @@ def commit_message(new: int, updated: int, purged: int, when: datetime) -> str:
 def ensure_repo(output: Path) -> None:
     """Make `output` a git repository of its own (not a folder inside some other repo)."""
     output.mkdir(parents=True, exist_ok=True)
-    if not (output / ".git").exists():
-        _git(output, "-c", "init.defaultBranch=master", "init", "--quiet")
-    # A local identity so that `git commit` never stops with "Please tell me who you are" on a
-    # server with no global config; commit() still names the configured author explicitly.
+    if (output / ".git").exists():
+        return  # once per repository: a cycle spends no git processes on it
+    _git(output, "-c", "init.defaultBranch=master", "init", "--quiet")
+    # A local identity so that git run by hand in the output never stops with "Please tell me
+    # who you are" on a server with no global config; commit() names the author explicitly.
     for key, value in (("user.name", DEFAULT_NAME), ("user.email", DEFAULT_EMAIL)):
-        if _git(output, "config", "--local", "--get", key, check=False).returncode != 0:
-            _git(output, "config", "--local", key, value)
+        _git(output, "config", "--local", key, value)
 
 
 def commit(output: Path, message: str, *, author_name: str, author_email: str) -> str | None:
