@@ -535,3 +535,77 @@ def test_remove(tmp_path: Path) -> None:
     assert remove(tmp_path, "indexes/c-earlier.md") is True
     assert remove(tmp_path, "indexes/c-earlier.md") is False
     assert not (tmp_path / "indexes/c-earlier.md").exists()
+
+
+def _markdownify_only(html: str, root: str) -> str:
+    """body_to_markdown without its fast path: markdownify over BeautifulSoup, as always."""
+    from bs4 import BeautifulSoup
+
+    from samizdat.render import markdown
+
+    soup = BeautifulSoup(html, "lxml")
+    markdown._lift_table_captions(soup)
+    converter = markdown._Converter(root=root, heading_shift=markdown._heading_shift(soup))
+    return markdown._tidy_spaces(str(converter.convert_soup(soup))).strip()
+
+
+def test_fast_path_gives_markdownifys_output() -> None:
+    """Plain paragraphs with links, emphasis and breaks skip BeautifulSoup and markdownify's
+    walk; the Markdown must be the same, whatever text, spacing and markup they hold."""
+    import random
+
+    from samizdat.render.markdown import _simple_markdown
+
+    rng = random.Random(7)
+    atoms = [
+        "中文", "text", " ", "  ", "\n", "\t", "*x*", "_y_", "#", "# ", "1. ", "10)", "- ", "+",
+        "=", "--", "`code`", "\\", "[a](b)", "&lt;b&gt;", "&amp;", "“引文”", "。", "http://x.y",
+        "www.a.b", "a@b.c", "|", "~", "$", "\u3000", "\xa0", "&nbsp;", "!",
+    ]  # fmt: skip
+    hrefs = ["https://x.example/a b", "../../pages/c/n1.md", "", "javascript:x", "mailto:a@b"]
+
+    def text() -> str:
+        return "".join(rng.choice(atoms) for _ in range(rng.randint(0, 6)))
+
+    def inline() -> str:
+        tag = rng.choice(["a", "strong", "b", "em", "i", "br", "text", "text"])
+        if tag == "text":
+            return text()
+        if tag == "br":
+            return "<br>"
+        if tag == "a":
+            return f'<a href="{rng.choice(hrefs)}">{text()}</a>'
+        return f"<{tag}>{text()}</{tag}>"
+
+    fast = 0
+    for _ in range(3000):
+        html = rng.choice(["", " ", "\n"]) + "".join(
+            "<p>" + "".join(inline() for _ in range(rng.randint(0, 6))) + "</p>"
+            + rng.choice(["", "\n", " "])
+            for _ in range(rng.randint(1, 5))
+        )  # fmt: skip
+        root = rng.choice(["../../", "https://img.example/"])
+        quick = _simple_markdown(html, root)
+        if quick is not None:
+            fast += 1
+            assert quick == _markdownify_only(html, root), html
+    assert fast > 2500  # the fast path did take these shapes
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<h2>标题</h2><p>正文</p>",
+        "<p>a</p><ul><li>b</li></ul>",
+        "<p>a<strong>b<em>c</em></strong></p>",
+        '<p><img src="images/a.png" alt="x"></p>',
+        "loose text<p>a</p>",
+        "<p>a</p><!-- c -->",
+        "<table><tr><td>x</td></tr></table>",
+    ],
+)
+def test_fast_path_leaves_other_shapes_to_markdownify(html: str) -> None:
+    from samizdat.render.markdown import _simple_markdown
+
+    assert _simple_markdown(html, "../../") is None
+    assert body_to_markdown(html, root="../../") == _markdownify_only(html, "../../")

@@ -313,8 +313,11 @@ def search(site: Path, query: str) -> list[str]:
     meta = json.loads((site / "search/meta.json").read_text())
     hits: set[int] | None = None
     for term in tokens(query):
-        shard_file = site / "search/s" / f"{zlib.crc32(term.encode()) % meta['shards']}.json"
-        ids = set(accumulate(json.loads(shard_file.read_text()).get(term, [])))
+        crc = zlib.crc32(term.encode())
+        ids: set[int] = set()
+        for folder, count in (("s", meta["shards"]), ("r", meta["recent"])):
+            shard_file = site / "search" / folder / f"{crc % count}.json"
+            ids |= set(accumulate(json.loads(shard_file.read_text()).get(term, [])))
         hits = ids if hits is None else hits & ids
     found = []
     for i in sorted(hits or (), reverse=True):
@@ -454,3 +457,72 @@ def test_hostile_article_html_cannot_reach_the_page(fresh: tuple[Config, Store, 
     markup = lxml.html.tostring(body, encoding="unicode")
     assert "script" not in markup and "onclick" not in markup and "javascript" not in markup
     assert "iframe" not in markup and "evil.example" not in markup
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "state.db"
+    }
+
+
+def test_worker_processes_write_the_same_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build spread over worker processes (as full builds of many pages are) writes the same
+    bytes as one process, and counts the same."""
+    import samizdat.build
+    import samizdat.render.pool
+    import samizdat.site.build
+
+    trees, results = [], []
+    for name, pool_min in (("one", 10**9), ("pool", 1)):
+        monkeypatch.setattr(samizdat.render.pool, "POOL_MIN", pool_min)
+        for module in (samizdat.render.pool, samizdat.build, samizdat.site.build):
+            monkeypatch.setattr(module, "CHUNK", 7)  # several tasks per channel
+        config = make_config(tmp_path / name)
+        with Store(config.site.state) as store:
+            fill(config, store)
+            results.append(build(config, store, full=True))
+        trees.append(_tree(config.site.output))
+    one, pool = results
+    assert pool.worker_cpu > 0 and one.worker_cpu == 0  # the workers did run
+    assert (pool.pages, pool.qr_codes) == (one.pages, one.qr_codes) == (58, 58)
+    assert trees[0].keys() == trees[1].keys() and len(trees[0]) > 200
+    assert trees[0] == trees[1]
+
+
+def test_search_recent_shards_merge_into_the_main_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New documents go to the recent shards; past RECENT_DOCS they move to the main shards,
+    and a search finds the same pages either way."""
+    from samizdat.site import search as index
+
+    monkeypatch.setattr(index, "RECENT_DOCS", 5)
+    site = tmp_path / "site"
+
+    def doc(n: int) -> index.Doc:
+        words = "台风 芯片" if n % 2 else "台风 市场"
+        return index.Doc(f"pages/c/n{n}.html", f"标题{n}", "2024-01-01", "频道", f"{words} 第{n}篇")
+
+    docs = [doc(n) for n in range(10)]
+    index.build_search(site, docs, None)
+    recent = site / "search" / "r"
+    assert all(json.loads((recent / f"{n}.json").read_text()) == {} for n in range(16))
+    for n in range(10, 14):  # under the limit: only recent shards, chunks and meta change
+        docs.append(doc(n))
+        written = index.build_search(site, docs, {docs[-1].path})
+        assert not any(w.startswith("search/s/") for w in written)
+    meta = json.loads((site / "search/meta.json").read_text())
+    assert meta["base"] == 10 and meta["docs"] == 14
+    assert search(site, "芯片") == [f"pages/c/n{n}.html" for n in (13, 11, 9, 7, 5, 3, 1)]
+    docs += [doc(14), doc(15)]  # past the limit: merged
+    written = index.build_search(site, docs, {d.path for d in docs[-2:]})
+    assert any(w.startswith("search/s/") for w in written)
+    meta = json.loads((site / "search/meta.json").read_text())
+    assert meta["base"] == meta["docs"] == 16
+    assert all(json.loads((recent / f"{n}.json").read_text()) == {} for n in range(16))
+    assert search(site, "芯片") == [f"pages/c/n{n}.html" for n in (15, 13, 11, 9, 7, 5, 3, 1)]
+    assert search(site, "台风") == [f"pages/c/n{n}.html" for n in range(15, -1, -1)]

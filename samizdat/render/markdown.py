@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import lxml.html
 from bs4 import BeautifulSoup, Tag
+from lxml.etree import ParserError
 from markdownify import ATX, BACKSLASH, MarkdownConverter, chomp
 
 # Characters that mean something anywhere in a line. `$` is GitHub's inline math.
@@ -53,13 +56,22 @@ _IMAGE_SCHEMES = {"http", "https"}
 def escape_text(text: str) -> str:
     """Markdown for literal text: whatever it holds renders as these characters (plus an
     invisible word joiner after the `@` of an e-mail address)."""
+    # Each pattern needs a character that plain prose seldom has: the `in` tests skip a pass
+    # over the text for most of them (rendering every page of a full build goes through here).
     text = _ALWAYS.sub(r"\\\1", text)
-    text = _HASHES.sub(r"\1\\\2", text)
-    text = _RULES.sub(r"\1\\\2", text)
-    text = _ORDERED.sub(r"\1\2\\\3", text)
-    text = _SCHEME.sub(r"\\://", text)
-    text = _WWW.sub(r"\1\\.", text)
-    return _EMAIL_AT.sub("@" + _WORD_JOINER, text)
+    if "#" in text:
+        text = _HASHES.sub(r"\1\\\2", text)
+    if "-" in text or "+" in text or "=" in text:
+        text = _RULES.sub(r"\1\\\2", text)
+    if "." in text or ")" in text:
+        text = _ORDERED.sub(r"\1\2\\\3", text)
+    if "://" in text:
+        text = _SCHEME.sub(r"\\://", text)
+    if "." in text:
+        text = _WWW.sub(r"\1\\.", text)
+    if "@" in text:
+        text = _EMAIL_AT.sub("@" + _WORD_JOINER, text)
+    return text
 
 
 def escape_inline(text: str) -> str:
@@ -296,11 +308,101 @@ def body_to_markdown(html: str, *, root: str) -> str:
     Link hrefs that are paths are kept: `clean.relink` has made them relative to the page."""
     if not html or not html.strip():
         return ""
+    fast = _simple_markdown(html, root)
+    if fast is not None:
+        return fast
     soup = BeautifulSoup(html, "lxml")
     _lift_table_captions(soup)
     converter = _Converter(root=root, heading_shift=_heading_shift(soup))
     markdown: Any = converter.convert_soup(soup)
     return _tidy_spaces(str(markdown)).strip()
+
+
+# The fast path: most bodies are paragraphs of text with links, emphasis and line breaks. For
+# those, walking lxml's tree with the same conversion methods gives markdownify's output
+# (tests/test_render.py compares the two on many bodies) at a tenth of the cost: building the
+# BeautifulSoup tree and markdownify's generic walk were most of a full build's time. Any other
+# shape (headings, lists, tables, images, nesting) goes through markdownify itself.
+_INLINE = frozenset({"a", "strong", "b", "em", "i", "br"})
+_ALL_WHITESPACE = re.compile(r"[\t \r\n]+")  # markdownify's re_all_whitespace
+_EXTRACT_NEWLINES = re.compile(r"^(\n*)((?:.*[^\n])?)(\n*)$", flags=re.DOTALL)
+_PARENTS = frozenset({"[document]", "html", "body", "p"})
+
+
+@cache
+def _converter(root: str) -> _Converter:
+    return _Converter(root=root, heading_shift=0)
+
+
+def _simple_markdown(html: str, root: str) -> str | None:
+    """markdownify's Markdown for a body of plain paragraphs, or None for any other shape."""
+    try:
+        doc = lxml.html.document_fromstring(html)
+    except (ParserError, ValueError):
+        return None
+    body = doc.find("body")
+    if body is None or len(doc) != 1 or (body.text or "").strip():
+        return None
+    converter = _converter(root)
+    blocks = []
+    for p in body:
+        if p.tag != "p" or (p.tail or "").strip():
+            return None
+        text = _paragraph(converter, p)
+        if text is None:
+            return None
+        blocks.append(converter.convert_p(p, text, parent_tags=_PARENTS))
+    markdown = _collapse(blocks).strip("\n")
+    return _tidy_spaces(markdown).strip()
+
+
+def _paragraph(converter: _Converter, p: Any) -> str | None:
+    """The converted inside of a <p> whose children are text and childless inline elements."""
+    nodes: list[Any] = [p.text] if p.text else []
+    for child in p:
+        if child.tag not in _INLINE or len(child) or (child.tag == "br" and child.text):
+            return None
+        nodes.append(child)
+        if child.tail:
+            nodes.append(child.tail)
+    parts = []
+    last = len(nodes) - 1
+    tags = _PARENTS | {"p"}
+    for n, node in enumerate(nodes):
+        if isinstance(node, str):
+            parts.append(_text(converter, node, tags, first=n == 0, last=n == last))
+            continue
+        inner = converter.escape(_ALL_WHITESPACE.sub(" ", node.text), tags) if node.text else ""
+        convert = getattr(converter, f"convert_{node.tag}")
+        parts.append(convert(node, inner, parent_tags=tags))
+    return _collapse(parts)
+
+
+def _text(converter: _Converter, raw: str, tags: frozenset[str], *, first: bool, last: bool) -> str:
+    if not raw.strip() and (first or last):
+        return ""  # markdownify skips whitespace at the edges of a block
+    text = converter.escape(_ALL_WHITESPACE.sub(" ", raw), tags)
+    if first:
+        text = text.lstrip(" \t\r\n")
+    if last:
+        text = text.rstrip()
+    return text
+
+
+def _collapse(strings: list[str]) -> str:
+    """Join converted siblings as markdownify does: at most two newlines where they meet."""
+    out = [""]
+    for string in strings:
+        if not string:
+            continue
+        match = _EXTRACT_NEWLINES.match(string)
+        assert match is not None
+        leading, content, trailing = match.groups()
+        if out[-1] and leading:
+            previous = out.pop()
+            leading = "\n" * min(2, max(len(previous), len(leading)))
+        out += [leading, content, trailing]
+    return "".join(out)
 
 
 _FENCE = re.compile(r"^\s*(`{3,})")

@@ -9,6 +9,7 @@ done here with escaping: the title, caption, body text and original address are 
 from __future__ import annotations
 
 import html
+from functools import cache
 from typing import TYPE_CHECKING
 
 from samizdat.render.markdown import (
@@ -32,6 +33,7 @@ HOME_TITLE = "首页"
 PAGE_ROOT = "../../"  # from pages/<channel>/ back to the output root
 
 
+@cache  # the same few menus on every page of a build
 def menu_line(menu: tuple[MenuLink, ...], root: str) -> str:
     """`#### [首页](../../README.md) | …`: relative menu URLs are relative to the output root
     and get `root` in front; absolute ones are kept. An empty menu still links home."""
@@ -49,8 +51,11 @@ def counter_pixel(counter_url: str, path: str) -> str:
     return f'<img src="{html.escape(src, quote=True)}" width="1" height="1" alt="">'
 
 
-def render_page(article: Article, site: SiteConfig, *, public_url: str) -> str:
-    """The Markdown of one article page; `public_url` is the page's public address."""
+def render_page(
+    article: Article, site: SiteConfig, *, public_url: str, body_html: str | None = None
+) -> str:
+    """The Markdown of one article page; `public_url` is the page's public address, `body_html`
+    the body to render in place of `article.html` (as relinked for this page)."""
     image_root = site.image_base_url + "/" if site.image_base_url else PAGE_ROOT
     menu = menu_line(site.menu, PAGE_ROOT)
     title = escape_inline(article.title) or escape_inline(article.slug)
@@ -64,7 +69,7 @@ def render_page(article: Article, site: SiteConfig, *, public_url: str) -> str:
             blocks.append(emphasis(caption, paragraph=True))
     blocks.append("---")
 
-    body = body_to_markdown(article.html, root=image_root)
+    body = body_to_markdown(article.html if body_html is None else body_html, root=image_root)
     if body:
         blocks.append(body)
 

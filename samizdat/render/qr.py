@@ -15,6 +15,8 @@ from types import ModuleType
 SCALE = 4  # pixels per module, as `qrencode -s 4` in the original pipeline
 BORDER = 2  # modules of quiet zone; phones read 2 fine off a screen, and the image stays small
 ERROR_LEVEL = "M"
+# Grey to black and white: a table, as a lambda would be called 256 times for every code.
+_THRESHOLD = [255 if v > 127 else 0 for v in range(256)]
 
 
 def qr_png(data: str) -> bytes:
@@ -35,7 +37,7 @@ def _zxing_png(zxingcpp: ModuleType, data: str) -> bytes:
     symbol = Image.frombytes("L", (width, height), pixels.tobytes())
     margin = BORDER * SCALE
     canvas = Image.new("1", (width + 2 * margin, height + 2 * margin), 1)
-    canvas.paste(symbol.point(lambda v: 255 if v > 127 else 0, mode="1"), (margin, margin))
+    canvas.paste(symbol.point(_THRESHOLD, mode="1"), (margin, margin))
     out = io.BytesIO()
     canvas.save(out, format="PNG", optimize=True)
     return out.getvalue()

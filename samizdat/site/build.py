@@ -25,7 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +34,8 @@ from pathlib import Path
 from samizdat import __version__
 from samizdat.config import Config
 from samizdat.models import Article
-from samizdat.render.files import remove, write_if_changed
+from samizdat.render.files import Writer, remove, write_if_changed
+from samizdat.render.pool import CHUNK, run_chunks
 from samizdat.render.qr import qr_png
 from samizdat.site import assets, feeds, pages, search
 from samizdat.site.body import mirrored_image, site_body
@@ -53,6 +55,7 @@ class SiteResult:
     images: int = 0
     removed: int = 0
     written: list[str] = field(default_factory=list)  # paths written or removed, under site/
+    worker_cpu: float = 0.0  # CPU seconds spent in worker processes (not in this one's rusage)
 
 
 def page_path(article: Article) -> str:
@@ -74,18 +77,33 @@ def build_site(
     changed: set[tuple[str, str]] | None,
     hot: Sequence[HotEntry] | None = None,
     site_url: str = "",
+    live: Mapping[str, list[Article]] | None = None,
+    bodies: Callable[[Iterable[Article]], None] | None = None,
+    search_since: set[tuple[str, str]] | None = None,
 ) -> SiteResult:
     """Write `<output>/site/` from the store.
 
     `changed`: (channel, slug) of the articles stored, updated or purged since the last build;
     None rebuilds every page. `hot`: the counter's most-read pages, most read first (None keeps
-    the hot page of the last build). `site_url`: the site's public prefix ('' = unknown)."""
-    return _Build(config, store, site_url.rstrip("/"), hot).run(changed)
+    the hot page of the last build). `site_url`: the site's public prefix ('' = unknown).
+    `live` (channel id → its live articles, newest first) saves reading the store again; its
+    articles may lack `html` and `text` when `bodies` fills them in on demand. `search_since`:
+    the articles changed since the last build even when `changed` is None; the search index
+    depends on none of what makes a build full (base URL, templates), so it is then updated
+    with those alone."""
+    if live is None:
+        live = {channel.id: store.articles(channel.id) for _, channel in config.channels()}
+    return _Build(config, live, bodies, site_url.rstrip("/"), hot).run(changed, search_since)
 
 
 class _Build:
     def __init__(
-        self, config: Config, store: Store, site_url: str, hot: Sequence[HotEntry] | None
+        self,
+        config: Config,
+        live: Mapping[str, list[Article]],
+        bodies: Callable[[Iterable[Article]], None] | None,
+        site_url: str,
+        hot: Sequence[HotEntry] | None,
     ) -> None:
         self.config, self.site_url, self.hot = config, site_url, hot
         self.output = config.site.output
@@ -93,18 +111,23 @@ class _Build:
         self.manifest = _load_manifest(self.root)
         self.has_hot = hot is not None or bool(self.manifest.get("hot"))
         self.common = pages.Common(config.site.title, assets.asset_version(), self.has_hot)
-        self.live = {channel.id: store.articles(channel.id) for _, channel in config.channels()}
+        self.live = live
+        self.bodies = bodies or (lambda _articles: None)
         self.titles = {c.id: (s.title, c.title) for s, c in config.channels()}
         self.result = SiteResult()
         self.images = _ImageChecker(self.output)
         self.used_images: set[str] = set()
+        self.mirrored: dict[str, str] = {}  # original URL → page path, for links
+        self.own: dict[str, dict[str, str]] = {}  # the same per channel, which wins in it
 
     def wrote(self, path: str, changed: bool) -> bool:
         if changed:
             self.result.written.append(path)
         return changed
 
-    def run(self, changed: set[tuple[str, str]] | None) -> SiteResult:
+    def run(
+        self, changed: set[tuple[str, str]] | None, search_since: set[tuple[str, str]] | None
+    ) -> SiteResult:
         root, result = self.root, self.result
         root.mkdir(parents=True, exist_ok=True)
         digest = _digest(self.config, self.site_url, self.has_hot)
@@ -118,20 +141,41 @@ class _Build:
         qr_prefix = self.site_url or self.config.site.base_url
         qr_stale = self.manifest.get("qr") != qr_prefix
 
+        self.mirrored = mirrored
+        self.own = {c: {a.url: page_path(a) for a in articles} for c, articles in self.live.items()}
+        tasks: list[_Task] = []
         for channel_id, articles in self.live.items():
-            links = mirrored | {a.url: page_path(a) for a in articles}
-            for article in articles:
-                path = page_path(article)
-                if full or (article.channel, article.slug) in touched:
-                    html = self.article_html(article, links)
-                    result.pages += self.wrote(path, write_if_changed(root, path, html))
-                result.qr_codes += self.wrote(path + ".png", self.qr(article, qr_stale))
+            rendered = [a for a in articles if full or (a.channel, a.slug) in touched]
+            self.bodies(rendered)
+            work = [(a, full or (a.channel, a.slug) in touched) for a in articles]
+            tasks += [
+                (channel_id, work[k : k + CHUNK], qr_stale) for k in range(0, len(work), CHUNK)
+            ]
+        done, pooled = run_chunks(
+            _chunk,
+            tasks,
+            pages=sum(render for _, work, _ in tasks for _, render in work),
+            start=_start,
+            args=(self.config, self.site_url, self.common, mirrored, self.own),
+        )
+        for part, used in done:
+            result.pages += part.pages
+            result.qr_codes += part.qr_codes
+            result.images += part.images
+            result.written += part.written
+            result.worker_cpu += part.worker_cpu if pooled else 0.0
+            self.used_images |= used
+        for channel_id, articles in self.live.items():
+            if full or any(c == channel_id for c, _ in touched):
+                self.bodies(articles[: feeds.FEED_ENTRIES])
+                self.channel(channel_id, articles)
+        # After the writes: a page folder listed mid-write would show their temporary files.
+        for channel_id, articles in self.live.items():
             for stale in _stale_pages(root, channel_id, {a.slug for a in articles}):
                 result.removed += self.wrote(stale, remove(root, stale))
-            if full or any(c == channel_id for c, _ in touched):
-                self.channel(channel_id, articles)
 
         newest = sorted(everything, key=lambda a: a.published, reverse=True)
+        self.bodies(newest[: feeds.FEED_ENTRIES])
         self.shared(newest)
         docs = [
             search.Doc(
@@ -143,8 +187,23 @@ class _Build:
             )
             for a in reversed(newest)
         ]
-        search_changed = None if full else {f"pages/{c}/{s}.html" for c, s in touched}
-        result.written += search.build_search(root, docs, search_changed)
+        # The documents' records name their channel: a renamed channel rebuilds the index.
+        search_digest = hashlib.sha256(
+            json.dumps([search.VERSION, sorted(self.titles.items())], ensure_ascii=False).encode()
+        ).hexdigest()[:16]
+        search_changed: set[str] | None = None
+        if not full:
+            search_changed = {f"pages/{c}/{s}.html" for c, s in touched}
+        elif search_since is not None and self.manifest.get("search") == search_digest:
+            search_changed = {f"pages/{c}/{s}.html" for c, s in search_since}
+        by_path = {page_path(a): a for a in everything}
+
+        def texts(wanted: Sequence[search.Doc]) -> list[str]:
+            articles = [by_path[d.path] for d in wanted]
+            self.bodies(articles)
+            return [a.text for a in articles]
+
+        result.written += search.build_search(root, docs, search_changed, texts=texts)
         for path in assets.write_static(root):
             self.wrote(path, True)
         if full:
@@ -152,9 +211,34 @@ class _Build:
                 result.removed += self.wrote(path, True)
             for path in _orphans(root, set(self.live)):
                 result.removed += self.wrote(path, remove(root, path))
-        state = {"digest": digest, "qr": qr_prefix, "hot": self.has_hot}
+        state = {"digest": digest, "qr": qr_prefix, "hot": self.has_hot, "search": search_digest}
         write_if_changed(root, MANIFEST, json.dumps(state, indent=1, sort_keys=True) + "\n")
         return result
+
+    def pages(self, task: _Task) -> tuple[SiteResult, set[str]]:
+        """Write the pages (those marked) and QR codes of some articles of one channel; what
+        was written, and the images the pages use."""
+        channel_id, work, qr_stale = task
+        links = self.mirrored | self.own[channel_id]
+        kept, self.result = self.result, SiteResult()
+        try:
+            with Writer() as writer:
+                kinds = []  # what each submitted write is, to count them
+                for article, render in work:
+                    path = page_path(article)
+                    if render:
+                        writer.write(self.root, path, self.article_html(article, links))
+                        kinds.append(path)
+                    writer.submit(self.qr, article, qr_stale)
+                    kinds.append(path + ".png")
+                for path, wrote in zip(kinds, writer.wait(), strict=True):
+                    if path.endswith(".png"):
+                        self.result.qr_codes += self.wrote(path, wrote)
+                    else:
+                        self.result.pages += self.wrote(path, wrote)
+            return self.result, self.used_images
+        finally:
+            self.result = kept
 
     def article_html(self, article: Article, links: dict[str, str]) -> str:
         body = site_body(
@@ -276,6 +360,32 @@ class _Build:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_Task = tuple[str, list[tuple[Article, bool]], bool]  # channel, (article, render?) …, QR stale
+_worker: _Build | None = None
+
+
+def _start(
+    config: Config,
+    site_url: str,
+    common: pages.Common,
+    mirrored: dict[str, str],
+    own: dict[str, dict[str, str]],
+) -> None:
+    """A worker's own _Build, which renders as the one in the main process would."""
+    global _worker
+    _worker = _Build(config, {}, None, site_url, None)
+    _worker.common, _worker.has_hot = common, common.has_hot
+    _worker.mirrored, _worker.own = mirrored, own
+
+
+def _chunk(task: _Task) -> tuple[SiteResult, set[str]]:
+    assert _worker is not None
+    started = time.process_time()
+    _worker.used_images = set()
+    part, used = _worker.pages(task)
+    part.worker_cpu = time.process_time() - started
+    return part, used
 
 
 class _ImageChecker(dict[str, bool]):

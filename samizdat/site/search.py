@@ -12,11 +12,18 @@ Files under `site/search/`:
                      their UTF-8 bytes is n modulo `shards` (search.js computes the same)
   d/<k>.json         documents k*chunk … (k+1)*chunk-1: [path, title, date, channel] or 0
 
-A search fetches meta.json, one shard per distinct token, then the document chunks of the hits.
+  r/<n>.json         the same for the recent documents, ids >= meta "base", in `recent`
+                     shards by the same CRC-32
+
+A search fetches meta.json, two shards per distinct token (s/ and r/), then the document chunks
+of the hits.
 
 Incremental: a changed article gets a new document id and its old id becomes a tombstone (0),
-which the page skips. Ids only grow, so postings stay sorted by appending. When tombstones pass
-a quarter of the ids (purges add one per new article) the index is rebuilt whole.
+which the page skips. Ids only grow, so postings stay sorted by appending. New documents go to
+the few recent shards: a cycle that adds 20 articles touches their terms in hundreds of the main
+shards, but rewrites only the 16 recent ones. When the recent documents pass RECENT_DOCS they
+are merged into the main shards (one large write every dozen cycles or so). When tombstones
+pass a quarter of the ids (purges add one per new article) the index is rebuilt whole.
 """
 
 from __future__ import annotations
@@ -25,14 +32,16 @@ import json
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
 from samizdat.render.files import remove, write_if_changed
 
-VERSION = 1
+VERSION = 2
+RECENT_SHARDS = 16
+RECENT_DOCS = 256  # recent documents before they are merged into the main shards
 CHUNK = 256  # documents per d/<k>.json: ~20 KB, and the top results of a query touch few
 POSTINGS_PER_SHARD = 6000  # target: a shard of ~20 KB before the web server's compression
 MIN_SHARDS, MAX_SHARDS = 16, 4096
@@ -79,24 +88,44 @@ def shard_of(term: str, shards: int) -> int:
     return zlib.crc32(term.encode("utf-8")) % shards
 
 
-def build_search(root: Path, docs: Sequence[Doc], changed: set[str] | None) -> list[str]:
+def build_search(
+    root: Path,
+    docs: Sequence[Doc],
+    changed: set[str] | None,
+    *,
+    texts: Callable[[Sequence[Doc]], list[str]] | None = None,
+) -> list[str]:
     """Write the index under `root/search/` for `docs` (every live page, oldest first).
 
     `changed` holds the paths of pages added, changed or removed since the last build; None
-    rebuilds the index. Returns the paths (relative to `root`) of files written or removed."""
+    rebuilds the index. `texts(docs)` gives the docs' texts when their `text` is not filled in
+    (only the documents indexed are asked for). Returns the paths (relative to `root`) of files
+    written or removed."""
+    if texts is None:
+        texts = _own_texts
     if changed is not None:
         state = _State.load(root)
         if state is not None:
-            written = state.update(root, docs, changed)
+            written = state.update(root, docs, changed, texts)
             if written is not None:
                 return written
-    return _write_full(root, docs)
+    return _write_full(root, docs, texts)
 
 
-def _write_full(root: Path, docs: Sequence[Doc]) -> list[str]:
+def _own_texts(docs: Sequence[Doc]) -> list[str]:
+    return [d.text for d in docs]
+
+
+def _terms(doc: Doc, text: str) -> set[str]:
+    return tokens(f"{doc.title}\n{text}")
+
+
+def _write_full(
+    root: Path, docs: Sequence[Doc], texts: Callable[[Sequence[Doc]], list[str]]
+) -> list[str]:
     postings: dict[str, list[int]] = {}
-    for number, doc in enumerate(docs):
-        for term in tokens(f"{doc.title}\n{doc.text}"):
+    for number, (doc, text) in enumerate(zip(docs, texts(docs), strict=True)):
+        for term in _terms(doc, text):
             entry = postings.get(term)
             if entry is None:
                 postings[term] = [number]
@@ -106,39 +135,50 @@ def _write_full(root: Path, docs: Sequence[Doc]) -> list[str]:
     shards = MIN_SHARDS
     while shards < MAX_SHARDS and total / shards > POSTINGS_PER_SHARD:
         shards *= 2
-    state = _State(shards, [d.record() for d in docs], [dict() for _ in range(shards)])
+    state = _State(shards, [d.record() for d in docs], len(docs))
+    for n in range(shards):
+        state.shards[n] = {}
+    for n in range(RECENT_SHARDS):
+        state.recent[n] = {}
     for term, ids in postings.items():
         state.shards[shard_of(term, shards)][term] = ids
-    return state.write(root, set(range(shards)), set(range(len(docs) // CHUNK + 1)), prune=True)
+    return state.write(root, set(range(len(docs) // CHUNK + 1)), prune=True)
 
 
 class _State:
     """The index as it is on disk, decoded; shards are loaded only when touched."""
 
-    def __init__(
-        self, shards: int, records: list[list[str] | int], loaded: list[dict[str, list[int]]]
-    ) -> None:
+    def __init__(self, shards: int, records: list[list[str] | int], base: int) -> None:
         self.count = shards
         self.records = records
-        self.shards = loaded
+        self.base = base  # the first id of the recent documents
+        self.shards: dict[int, dict[str, list[int]]] = {}  # loaded (and to be written)
+        self.recent: dict[int, dict[str, list[int]]] = {}
 
     @classmethod
     def load(cls, root: Path) -> _State | None:
         folder = root / "search"
         try:
             meta = json.loads((folder / "meta.json").read_text("utf-8"))
-            if meta.get("version") != VERSION:
+            if meta.get("version") != VERSION or meta.get("recent") != RECENT_SHARDS:
                 return None
             records: list[list[str] | int] = []
             for k in range((meta["docs"] + CHUNK - 1) // CHUNK):
                 records += json.loads((folder / "d" / f"{k}.json").read_text("utf-8"))
+            base = int(meta["base"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if len(records) != meta["docs"]:
+        if len(records) != meta["docs"] or not 0 <= base <= len(records):
             return None
-        return cls(int(meta["shards"]), records, [])
+        return cls(int(meta["shards"]), records, base)
 
-    def update(self, root: Path, docs: Sequence[Doc], changed: set[str]) -> list[str] | None:
+    def update(
+        self,
+        root: Path,
+        docs: Sequence[Doc],
+        changed: set[str],
+        texts: Callable[[Sequence[Doc]], list[str]],
+    ) -> list[str] | None:
         """Tombstone the changed and removed pages, append the changed and new ones."""
         ids = {r[0]: i for i, r in enumerate(self.records) if isinstance(r, list)}
         live = {d.path for d in docs}
@@ -152,43 +192,66 @@ class _State:
             return None
         if not adding and not dirty_docs:
             return []
-        self.shards = [{} for _ in range(self.count)]
-        loaded: set[int] = set()
-        for doc in adding:
+        for doc, text in zip(adding, texts(adding), strict=True):
             number = len(self.records)
             self.records.append(doc.record())
             dirty_docs.add(number // CHUNK)
-            for term in tokens(f"{doc.title}\n{doc.text}"):
-                n = shard_of(term, self.count)
-                if n not in loaded:
-                    self.shards[n] = _read_shard(root, n)
-                    loaded.add(n)
-                self.shards[n].setdefault(term, []).append(number)
-        return self.write(root, loaded, dirty_docs, prune=False)
+            for term in _terms(doc, text):
+                self._recent(root, shard_of(term, RECENT_SHARDS)).setdefault(term, []).append(
+                    number
+                )
+        if len(self.records) - self.base > RECENT_DOCS:
+            self._merge(root)
+        return self.write(root, dirty_docs, prune=False)
 
-    def write(self, root: Path, shards: set[int], chunks: set[int], *, prune: bool) -> list[str]:
+    def _recent(self, root: Path, n: int) -> dict[str, list[int]]:
+        if n not in self.recent:
+            self.recent[n] = _read_shard(root, f"search/r/{n}.json")
+        return self.recent[n]
+
+    def _merge(self, root: Path) -> None:
+        """Move the recent postings into the main shards."""
+        for n in range(RECENT_SHARDS):
+            for term, ids in self._recent(root, n).items():
+                main = shard_of(term, self.count)
+                if main not in self.shards:
+                    self.shards[main] = _read_shard(root, f"search/s/{main}.json")
+                self.shards[main].setdefault(term, []).extend(ids)
+            self.recent[n] = {}
+        self.base = len(self.records)
+
+    def write(self, root: Path, chunks: set[int], *, prune: bool) -> list[str]:
         written = []
-        for n in sorted(shards):
-            encoded = {t: _deltas(ids) for t, ids in sorted(self.shards[n].items())}
-            path = f"search/s/{n}.json"
-            if write_if_changed(root, path, _json(encoded)):
-                written.append(path)
+        for folder, shards in (("s", self.shards), ("r", self.recent)):
+            for n in sorted(shards):
+                encoded = {t: _deltas(ids) for t, ids in sorted(shards[n].items())}
+                path = f"search/{folder}/{n}.json"
+                if write_if_changed(root, path, _json(encoded)):
+                    written.append(path)
         for k in sorted(chunks):
             path = f"search/d/{k}.json"
             if write_if_changed(root, path, _json(self.records[k * CHUNK : (k + 1) * CHUNK])):
                 written.append(path)
-        meta = {"version": VERSION, "shards": self.count, "chunk": CHUNK, "docs": len(self.records)}
+        meta = {
+            "version": VERSION,
+            "shards": self.count,
+            "recent": RECENT_SHARDS,
+            "base": self.base,
+            "chunk": CHUNK,
+            "docs": len(self.records),
+        }
         if write_if_changed(root, "search/meta.json", _json(meta)):
             written.append("search/meta.json")
         if prune:
             keep_chunks = (len(self.records) + CHUNK - 1) // CHUNK
             written += _prune(root, "search/s", self.count) + _prune(root, "search/d", keep_chunks)
+            written += _prune(root, "search/r", RECENT_SHARDS)
         return written
 
 
-def _read_shard(root: Path, n: int) -> dict[str, list[int]]:
+def _read_shard(root: Path, path: str) -> dict[str, list[int]]:
     try:
-        raw = json.loads((root / "search" / "s" / f"{n}.json").read_text("utf-8"))
+        raw = json.loads((root / path).read_text("utf-8"))
     except (OSError, ValueError):
         return {}
     return {term: list(accumulate(deltas)) for term, deltas in raw.items()}

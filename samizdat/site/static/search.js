@@ -1,5 +1,5 @@
-// Static search (see samizdat/site/search.py): tokenise the query as the index does, fetch one
-// shard per token and the document chunks of the hits, all from this site.
+// Static search (see samizdat/site/search.py): tokenise the query as the index does, fetch the
+// main and the recent shard of each token and the document chunks of the hits, all from this site.
 "use strict";
 (function () {
   const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\u{20000}-\u{2ffff}]+/gu;
@@ -58,8 +58,13 @@
     const meta = await json("search/meta.json");
     let hits = null;
     for (const term of terms) {
-      const shard = await json("search/s/" + (crc32(term) % meta.shards) + ".json");
-      const ids = decode(shard[term] || []);
+      const crc = crc32(term);
+      const [shard, recent] = await Promise.all([
+        json("search/s/" + (crc % meta.shards) + ".json"),
+        json("search/r/" + (crc % meta.recent) + ".json"),
+      ]);
+      // Recent ids are all above the main shards' ones: the two lists join in order.
+      const ids = decode(shard[term] || []).concat(decode(recent[term] || []));
       hits = hits === null ? ids : ids.filter(((keep) => (i) => keep.has(i))(new Set(hits)));
       if (!hits.length) break;
     }
