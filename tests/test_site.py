@@ -526,3 +526,42 @@ def test_search_recent_shards_merge_into_the_main_ones(
     assert all(json.loads((recent / f"{n}.json").read_text()) == {} for n in range(16))
     assert search(site, "芯片") == [f"pages/c/n{n}.html" for n in (15, 13, 11, 9, 7, 5, 3, 1)]
     assert search(site, "台风") == [f"pages/c/n{n}.html" for n in range(15, -1, -1)]
+
+
+def test_a_script_without_a_main_guard_still_builds(tmp_path: Path) -> None:
+    """multiprocessing's workers import the calling script again: one without the
+    `if __name__ == "__main__"` guard breaks them, and the build is done in one process."""
+    project = Path(__file__).resolve().parent.parent
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        f"""
+import logging, sys
+sys.path.insert(0, {str(project)!r})
+import samizdat.build, samizdat.render.pool, samizdat.site.build
+from samizdat.build import build
+from samizdat.store import Store
+from tests.test_site import fill, make_config
+from pathlib import Path
+
+logging.basicConfig(level=logging.WARNING)
+samizdat.render.pool.POOL_MIN = 1
+for module in (samizdat.render.pool, samizdat.build, samizdat.site.build):
+    module.CHUNK = 7
+config = make_config(Path({str(tmp_path)!r}))
+with Store(config.site.state) as store:
+    if not store.counts():
+        fill(config, store)
+    result = build(config, store, full=True)
+print("pages", result.pages, "qr", result.qr_codes)
+"""
+    )
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stderr
+    assert "pages 58 qr 58" in run.stdout
+    assert "rendering in one process" in run.stderr
+    assert (tmp_path / "mirror" / "site" / "pages" / "china" / "n3.html").is_file()

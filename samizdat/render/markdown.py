@@ -412,6 +412,8 @@ _INNER_SPACES = re.compile(r"(?<=\S) {2,}(?=\S)")
 def _tidy_spaces(markdown: str) -> str:
     """One space where source whitespace and an inline element's own space met (`a  [b](c)`);
     indentation and the insides of fenced code are left alone."""
+    if "  " not in markdown:
+        return markdown  # nothing to tidy (most pages)
     lines, fence = [], ""
     for line in markdown.split("\n"):
         match = _FENCE.match(line)

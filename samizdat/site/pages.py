@@ -32,6 +32,8 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates ship inside the package: no need to stat their files on every page.
+        auto_reload=False,
     )
 
 
