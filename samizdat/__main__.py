@@ -2,4 +2,5 @@
 
 from samizdat.cli import main
 
-main()
+if __name__ == "__main__":  # worker processes (spawn, forkserver) import this module too
+    main()

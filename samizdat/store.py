@@ -290,6 +290,26 @@ class Store:
         sql += " ORDER BY channel, published DESC, position, first_seen DESC"
         return [self._article(r) for r in self.db.execute(sql, args)]
 
+    def headers(self) -> list[Article]:
+        """Live articles like `articles()`, but without their bodies (`html` and `text` empty),
+        except a body that names a mirrored image (image pruning needs it): what indexes, links
+        and QR codes need, for a fraction of the reading. `body` fills one in."""
+        rows = self.db.execute(
+            """SELECT channel, slug, url, title, published, image, caption, author, position,
+                   CASE WHEN instr(html, 'images/') > 0 THEN html ELSE '' END AS html, '' AS text
+               FROM articles WHERE purged = 0
+               ORDER BY channel, published DESC, position, first_seen DESC"""
+        )
+        return [self._article(r) for r in rows]
+
+    def body(self, channel: str, slug: str) -> tuple[str, str] | None:
+        """(html, text) of a live article."""
+        row = self.db.execute(
+            "SELECT html, text FROM articles WHERE channel = ? AND slug = ? AND purged = 0",
+            (channel, slug),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
     def article(self, channel: str, slug: str) -> Article | None:
         row = self.db.execute(
             "SELECT * FROM articles WHERE channel = ? AND slug = ? AND purged = 0", (channel, slug)
@@ -334,12 +354,6 @@ class Store:
     def revision(self) -> int:
         """The store's latest change: every save and purge gets the next revision number."""
         return int(self.db.execute("SELECT coalesce(max(rev), 0) FROM articles").fetchone()[0])
-
-    def changed_since(self, stamp: str) -> set[tuple[str, str]]:
-        """(channel, slug) of articles changed at or after `stamp`. Superseded by
-        `changed_after` (whole-second stamps collide); kept until the render moves over."""
-        rows = self.db.execute("SELECT channel, slug FROM articles WHERE updated >= ?", (stamp,))
-        return {(r[0], r[1]) for r in rows}
 
     def changed_after(self, revision: int) -> set[tuple[str, str]]:
         """(channel, slug) of articles stored, updated or purged after `revision`."""

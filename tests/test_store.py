@@ -166,3 +166,17 @@ def test_migrating_a_first_version_store(tmp_path: Path) -> None:
     assert [a.slug for a in store.articles("c")] == ["old"]
     assert store.changed_after(0) == {("c", "old")}  # a first render after upgrading sees it
     store.close()
+
+
+def test_headers_leave_bodies_out_but_image_references_in(store: Store) -> None:
+    store.save(art("a", hours=1), source="s", fingerprint="f", method="feed")
+    with_image = art("b")
+    with_image.html = '<p><img src="images/ab/ab00000000000001.jpg"></p>'
+    store.save(with_image, source="s", fingerprint="f", method="feed")
+    headers = store.headers()
+    assert [(h.slug, h.html, h.text) for h in headers] == [
+        ("a", "", ""),
+        ("b", with_image.html, ""),
+    ]
+    assert store.body("c", "a") == ("<p>a</p>", "a")
+    assert store.body("c", "nope") is None
