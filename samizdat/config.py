@@ -16,7 +16,6 @@ from typing import Any
 
 from samizdat.errors import ConfigError
 from samizdat.fetch import FetchSettings
-from samizdat.images import ImageSettings
 from samizdat.models import Rules
 
 CONVERSIONS = (
@@ -57,6 +56,25 @@ class SiteConfig:
     convert: str = ""
     keep: int = 500
     menu: tuple[MenuLink, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """The `[images]` table: how samizdat.images stores a cycle's images."""
+
+    max_width: int = 1200
+    quality: int = 80  # JPEG quality
+    max_image_bytes: int = 8_000_000  # download cap per image (larger → refused)
+    max_article_bytes: int = 6_000_000  # stored bytes per article; images beyond it are left out
+    max_pixels: int = 40_000_000  # decompression-bomb guard
+
+    def __post_init__(self) -> None:
+        if self.max_width < 1 or self.max_pixels < 1:
+            raise ValueError("max_width and max_pixels must be at least 1")
+        if not 1 <= self.quality <= 95:
+            raise ValueError("quality must be between 1 and 95")
+        if self.max_image_bytes < 1 or self.max_article_bytes < 0:
+            raise ValueError("max_image_bytes must be positive, max_article_bytes not negative")
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from PIL import Image, ImageCms, ImageOps, ImageSequence, features
 
+from samizdat.config import ImageSettings
 from samizdat.errors import FetchError, SamizdatError
 from samizdat.fetch import Fetcher
 from samizdat.fragments import inner_html, parse_fragment
@@ -107,23 +108,6 @@ _IJG_LUMA = """
 """
 _IJG_LUMA_SUM = sum(int(v) for v in _IJG_LUMA.split())
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-
-
-@dataclass(frozen=True)
-class ImageSettings:
-    max_width: int = 1200
-    quality: int = 80  # JPEG quality
-    max_image_bytes: int = 8_000_000  # download cap per image (larger → refused)
-    max_article_bytes: int = 6_000_000  # stored bytes per article; images beyond it are left out
-    max_pixels: int = 40_000_000  # decompression-bomb guard
-
-    def __post_init__(self) -> None:
-        if self.max_width < 1 or self.max_pixels < 1:
-            raise ValueError("max_width and max_pixels must be at least 1")
-        if not 1 <= self.quality <= 95:
-            raise ValueError("quality must be between 1 and 95")
-        if self.max_image_bytes < 1 or self.max_article_bytes < 0:
-            raise ValueError("max_image_bytes must be positive, max_article_bytes not negative")
 
 
 @dataclass
@@ -174,14 +158,14 @@ class ImageMirror:
         self,
         output: Path,
         fetcher: Fetcher,
-        settings: ImageSettings = ImageSettings(),  # frozen: sharing the default is safe
+        settings: ImageSettings | None = None,
         *,
         executor: Executor | None = None,
         workers: int | None = None,
     ) -> None:
         self.output = Path(output)
         self.fetcher = fetcher
-        self.settings = settings
+        self.settings = settings or ImageSettings()
         self.stats = MirrorStats()
         self._executor = executor
         # Bounds memory (a 40-megapixel RGBA frame is 160 MB) and keeps CPU work from starving

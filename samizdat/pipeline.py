@@ -11,12 +11,11 @@ import asyncio
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from samizdat import build, publish
 from samizdat.clean import convert_text
 from samizdat.config import ChannelConfig, Config, SourceConfig
-from samizdat.counter.counts import database_path
-from samizdat.counter.hot import HotEntry, HotListError, hot_entries
 from samizdat.errors import FetchError, SkipItem, SourceError
 from samizdat.fetch import Fetcher
 from samizdat.ids import page_id
@@ -27,6 +26,9 @@ from samizdat.progress import Reporter
 from samizdat.sources import parse_feed, parse_list
 from samizdat.store import Known, Store, now
 from samizdat.workers import ExtractionPool
+
+if TYPE_CHECKING:
+    from samizdat.counter.hot import HotEntry
 
 
 @dataclass
@@ -91,9 +93,13 @@ def run(config: Config, reporter: Reporter, stop: threading.Event | None = None)
 
 def hot_list(config: Config, report: CycleReport, reporter: Reporter) -> list[HotEntry] | None:
     """The counter's most-read pages, when a counter is configured or runs on this machine."""
+    from samizdat.counter.counts import database_path
+
     counter = config.counter
     if not (counter.hot_url or counter.database or database_path(config).exists()):
         return None  # no counter: no hot list, and nothing to report
+    from samizdat.counter.hot import HotListError, hot_entries  # (only with a counter)
+
     try:
         return hot_entries(config)
     except HotListError as e:

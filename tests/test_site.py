@@ -472,14 +472,14 @@ def test_worker_processes_write_the_same_files(
 ) -> None:
     """A build spread over worker processes (as full builds of many pages are) writes the same
     bytes as one process, and counts the same."""
-    import samizdat.build
     import samizdat.render.pool
+    import samizdat.render.tree
     import samizdat.site.build
 
     trees, results = [], []
     for name, pool_min in (("one", 10**9), ("pool", 1)):
         monkeypatch.setattr(samizdat.render.pool, "POOL_MIN", pool_min)
-        for module in (samizdat.render.pool, samizdat.build, samizdat.site.build):
+        for module in (samizdat.render.pool, samizdat.render.tree, samizdat.site.build):
             monkeypatch.setattr(module, "CHUNK", 7)  # several tasks per channel
         config = make_config(tmp_path / name)
         with Store(config.site.state) as store:
@@ -537,7 +537,7 @@ def test_a_script_without_a_main_guard_still_builds(tmp_path: Path) -> None:
         f"""
 import logging, sys
 sys.path.insert(0, {str(project)!r})
-import samizdat.build, samizdat.render.pool, samizdat.site.build
+import samizdat.build, samizdat.render.pool, samizdat.render.tree, samizdat.site.build
 from samizdat.build import build
 from samizdat.store import Store
 from tests.test_site import fill, make_config
@@ -545,7 +545,7 @@ from pathlib import Path
 
 logging.basicConfig(level=logging.WARNING)
 samizdat.render.pool.POOL_MIN = 1
-for module in (samizdat.render.pool, samizdat.build, samizdat.site.build):
+for module in (samizdat.render.pool, samizdat.render.tree, samizdat.site.build):
     module.CHUNK = 7
 config = make_config(Path({str(tmp_path)!r}))
 with Store(config.site.state) as store:

@@ -39,7 +39,7 @@ def pool_context() -> BaseContext:
     `python -m samizdat`'s command line in each worker). The server imports samizdat's
     renderers once; workers fork from it ready."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["samizdat.build"])
+    context.set_forkserver_preload(["samizdat.render.tree"])
     forkserver.ensure_running()
     return context
 

@@ -37,12 +37,10 @@ from samizdat.models import Article
 from samizdat.render.files import Writer, remove, write_if_changed
 from samizdat.render.pool import CHUNK, run_chunks
 from samizdat.render.qr import qr_png
-from samizdat.site import assets, feeds, pages, search
+from samizdat.site import MANIFEST, SITE, assets, feeds, pages, search
 from samizdat.site.body import mirrored_image, site_body
 from samizdat.store import Store
 
-SITE = "site"
-MANIFEST = ".samizdat-build.json"
 HotEntry = tuple[str, int]  # (page path as the counter names it, "pages/<channel>/<id>.md"; views)
 
 
