@@ -108,7 +108,11 @@ def commit(output: Path, message: str, *, author_name: str, author_email: str) -
     nothing changed (then no commit is made)."""
     ensure_repo(output)
     _clear_stale_index_lock(output)
-    _git(output, "add", "--all")
+    # Every file counts as "big" for this one command, so git streams the new blobs into one
+    # pack (bulk check-in) instead of one loose object file each: a cycle of 1,000 articles
+    # adds ~5,000 files, and creating that many small files cost 3-4 s of kernel time here
+    # (0.9 s this way). Pushes and gc run without the setting and delta-compress as usual.
+    _git(output, "-c", "core.bigFileThreshold=1", "add", "--all")
     if _git(output, "diff", "--cached", "--quiet", check=False).returncode == 0:
         return None
     identity = _identity(author_name, author_email)
