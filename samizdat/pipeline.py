@@ -23,6 +23,7 @@ from samizdat.images import ImageMirror, MirroredImages
 from samizdat.lock import CycleLock
 from samizdat.models import Article, Extracted, Item
 from samizdat.progress import Reporter
+from samizdat.render.pool import pool_context, workers_for
 from samizdat.sources import parse_feed, parse_list
 from samizdat.store import Known, Store, now
 from samizdat.workers import ExtractionPool
@@ -181,6 +182,8 @@ class _Work:
     pool: ExtractionPool
     images: ImageMirror
     stop: threading.Event
+    todo: int = 0  # items to fetch in this cycle so far
+    render_warm: bool = False
 
     async def channel(self, source: SourceConfig, channel: ChannelConfig) -> None:
         try:
@@ -197,6 +200,12 @@ class _Work:
         given_up = self.store.given_up(channel.id, GIVE_UP_AFTER)
         todo = [i for i in self.select(source, items, known) if i.url not in given_up]
         self.reporter.add_total(len(todo))
+        self.todo += len(todo)
+        if workers_for(self.todo) > 1 and not self.render_warm:
+            # A render big enough for worker processes follows: start their server now, while
+            # pages are fetched, not after.
+            self.render_warm = True
+            await asyncio.to_thread(pool_context)
         # Ids are given in listing order before any fetch, so a collision always resolves the
         # same way: the later URL gets the hashed id.
         taken = {k.slug for k in known.values()}
