@@ -23,6 +23,7 @@ from samizdat.store import Store
 
 if TYPE_CHECKING:
     from samizdat.counter.hot import HotEntry
+    from samizdat.render.tree import EarlyPages
 
 HOT_PAGE = "hot.md"
 
@@ -57,20 +58,29 @@ def epoch(config: Config) -> str:
 
 
 def build(
-    config: Config, store: Store, *, full: bool = False, hot: list[HotEntry] | None = None
+    config: Config,
+    store: Store,
+    *,
+    full: bool = False,
+    hot: list[HotEntry] | None = None,
+    early: EarlyPages | None = None,
 ) -> BuildResult:
     """Render the output tree and the HTML site from the store; `full` rewrites every page.
 
     `hot`: the counter's most-read pages for hot.md and the site's hot page (None: no news
-    from the counter this time, the last hot list stays)."""
+    from the counter this time, the last hot list stays). `early`: pages the cycle already
+    wrote while it fetched; those still right are not rendered again."""
     revision = store.revision()  # what this render covers: changes after it go to the next
     current = epoch(config)
-    full = full or store.get_meta("render.epoch") != current
-    last = store.get_meta("render.rev")
-    since = None if last is None else store.changed_after(int(last))
+    out = config.site.output
+    rendered = store.get_meta("render.epoch")
+    # A store never rendered has every article changed since revision 0: the first render is
+    # an incremental one over everything. A changed epoch, or a tree that is gone, is full.
+    full = full or (rendered is not None and rendered != current)
+    full = full or (rendered is not None and not (out / "README.md").exists())
+    since = store.changed_after(int(store.get_meta("render.rev") or 0))
     changed = None if full else since
     result = BuildResult(full=changed is None)
-    out = config.site.output
     site_missing = not (out / SITE_FOLDER / SITE_MANIFEST).exists()
     if changed is not None and not changed and hot is None and not site_missing:
         return result  # nothing new since the last render: a no-op cycle renders nothing
@@ -91,7 +101,7 @@ def build(
     live, bodies = load_live(config, store, changed)
     if changed is None or changed:
         qr_base = store.get_meta("render.qr_base")
-        render_markdown(config, out, live, changed, qr_base, result)
+        render_markdown(config, out, live, changed, qr_base, result, early=early)
     if hot is not None:
         write_if_changed(out, HOT_PAGE, render_hot(hot, config.site))
     write_if_changed(
@@ -110,7 +120,7 @@ def build(
         site_url=config.site.site_url,
         live=live,
         bodies=bodies,
-        search_since=None if site_missing else since,
+        search_since=None if site_missing or rendered is None else since,
     )
     result.site_seconds = time.perf_counter() - clock
     result.worker_cpu += site.worker_cpu

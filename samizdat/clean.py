@@ -162,7 +162,7 @@ def relink(
     depth = page_path.count("/")
     for anchor in list(doc.iter("a")):
         href = anchor.get("href", "")
-        target = mirrored.get(urljoin(page_url, href).split("#", 1)[0])
+        target = mirrored.get(urljoin(page_url, href).split("#", 1)[0])  # as in link_targets
         if target:
             anchor.set("href", "../" * depth + target)
             changed = True
@@ -170,6 +170,17 @@ def relink(
             anchor.drop_tag()  # keep its text and children, lose the link
             changed = True
     return inner_html(doc) if changed else html
+
+
+def link_targets(html: str, page_url: str) -> frozenset[str]:
+    """The addresses `relink` looks up for this body: two link maps that agree on these give
+    the same page."""
+    if "<a" not in html:
+        return frozenset()
+    doc = parse_fragment(html)
+    if doc is None:
+        return frozenset()
+    return frozenset(urljoin(page_url, a.get("href", "")).split("#", 1)[0] for a in doc.iter("a"))
 
 
 def is_blocked(url: str, blocked: tuple[str, ...]) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ from samizdat.workers import ExtractionPool
 
 if TYPE_CHECKING:
     from samizdat.counter.hot import HotEntry
+    from samizdat.render.tree import EarlyPages
 
 
 @dataclass
@@ -80,11 +82,11 @@ def run(config: Config, reporter: Reporter, stop: threading.Event | None = None)
         try:
             cycle = store.begin_cycle()
             report = CycleReport()
-            asyncio.run(collect(config, store, report, reporter, stop))
+            early = asyncio.run(collect(config, store, report, reporter, stop))
             for _, channel in config.channels():
                 report.purged += len(store.purge(channel.id, config.site.keep))
             reporter.stage("Rendering")
-            build.build(config, store, hot=hot_list(config, report, reporter))
+            build.build(config, store, hot=hot_list(config, report, reporter), early=early)
             publish_output(config, store, report, reporter, push=not stop.is_set())
             store.end_cycle(cycle, report.as_dict())
             return report
@@ -163,13 +165,19 @@ def publish_output(
 
 async def collect(
     config: Config, store: Store, report: CycleReport, reporter: Reporter, stop: threading.Event
-) -> None:
+) -> EarlyPages | None:
+    """Store every new or changed article; return the pages already written meanwhile."""
     reporter.stage("Reading sources")
     with ExtractionPool() as pool:
         async with Fetcher(config.fetch) as fetcher:
             images = ImageMirror(config.site.output, fetcher, config.images)
             work = _Work(config, store, report, reporter, fetcher, pool, images, stop)
-            await asyncio.gather(*(work.channel(s, c) for s, c in config.channels()))
+            try:
+                await asyncio.gather(*(work.channel(s, c) for s, c in config.channels()))
+            finally:
+                if work.writer is not None:
+                    await asyncio.get_running_loop().run_in_executor(None, work.writer.shutdown)
+    return work.early
 
 
 @dataclass
@@ -184,6 +192,21 @@ class _Work:
     stop: threading.Event
     todo: int = 0  # items to fetch in this cycle so far
     render_warm: bool = False
+    early: EarlyPages | None = None  # pages written as articles are stored (see write_early)
+    writer: ThreadPoolExecutor | None = None
+
+    def write_early(self, article: Article) -> None:
+        """Have the article's page and QR code written now, in a thread, while the cycle goes
+        on fetching; the final render then skips them (when still right)."""
+        if self.writer is None:
+            if self.store.get_meta("render.epoch") not in (None, build.epoch(self.config)):
+                return  # the final render will be a full one anyway
+            from samizdat.render.tree import EarlyPages
+
+            self.early = EarlyPages(self.config, self.store)
+            self.writer = ThreadPoolExecutor(1, thread_name_prefix="early-pages")
+        assert self.early is not None
+        self.writer.submit(self.early.write, article)
 
     async def channel(self, source: SourceConfig, channel: ChannelConfig) -> None:
         try:
@@ -352,6 +375,7 @@ class _Work:
             )
             if problem:
                 self.image_problem(item, problem)
+        self.write_early(article)
         if is_new:
             self.report.new += 1
         else:

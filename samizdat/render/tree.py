@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections import ChainMap
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from samizdat.clean import relink
+from samizdat.clean import link_targets, relink
 from samizdat.config import Config
 from samizdat.images import prune, referenced
 from samizdat.models import Article
@@ -76,6 +77,44 @@ def load_live(
     return live, bodies
 
 
+class EarlyPages:
+    """Article pages and QR codes written while a cycle still fetches, so that the CPU and
+    disk work of rendering them overlaps the waiting for the network.
+
+    A page is written with the links known at the time; the final render skips it when every
+    link in it resolves the same way then (usually: links to articles mirrored later in the
+    cycle are the exception, and those pages are rendered again)."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.out = config.site.output
+        # Same rule as the final render: an article listed by several channels is linked to
+        # in the page's own channel, else in the first channel that holds it.
+        self.first: dict[str, str] = {}
+        self.own: dict[str, dict[str, str]] = {c.id: {} for _, c in config.channels()}
+        for article in store.headers():
+            self._know(article)
+        self.written: dict[tuple[str, str], dict[str, str | None]] = {}
+
+    def _know(self, article: Article) -> None:
+        self.first.setdefault(article.url, article.path)
+        self.own.setdefault(article.channel, {})[article.url] = article.path
+
+    def write(self, article: Article) -> None:
+        """Write one stored article's page and QR code (call it from one thread at a time)."""
+        self._know(article)
+        links = ChainMap(self.own[article.channel], self.first)
+        write_if_changed(self.out, article.path, _page(self.config, article, links))
+        _write_qr(self.out, f"{article.path}.png", public_url(self.config, article))
+        targets = link_targets(article.html, article.url)
+        self.written[(article.channel, article.slug)] = {t: links.get(t) for t in targets}
+
+    def still_right(self, article: Article, links: Mapping[str, str]) -> bool:
+        """Whether the page written early is what the final render would write."""
+        seen = self.written.get((article.channel, article.slug))
+        return seen is not None and all(links.get(t) == path for t, path in seen.items())
+
+
 def render_markdown(
     config: Config,
     out: Path,
@@ -83,6 +122,8 @@ def render_markdown(
     changed: set[tuple[str, str]] | None,
     qr_base: str | None,
     result: BuildResult,
+    *,
+    early: EarlyPages | None = None,
 ) -> None:
     """Pages (those in `changed`, or all), QR codes, indexes; purged pages and images removed."""
     # An article listed by several channels links to the copy in the page's own channel.
@@ -90,17 +131,20 @@ def render_markdown(
     for articles in live.values():
         for a in articles:
             mirrored.setdefault(a.url, a.path)
+    own = {channel: {a.url: a.path for a in articles} for channel, articles in live.items()}
     tasks: list[tuple[str, list[tuple[Article, bool, bool]]]] = []
     for _, channel in config.channels():
         work = []
+        links = ChainMap(own[channel.id], mirrored)
         for article in live[channel.id]:
             page = changed is None or (article.channel, article.slug) in changed
             png = f"{article.path}.png"
             qr = qr_base != config.site.base_url or not (out / png).exists()
+            if early is not None and changed is not None and early.still_right(article, links):
+                page = qr = False  # written while the cycle fetched, and still right
             if page or qr:
                 work.append((article, page, qr))
         tasks += [(channel.id, work[k : k + CHUNK]) for k in range(0, len(work), CHUNK)]
-    own = {channel: {a.url: a.path for a in articles} for channel, articles in live.items()}
     done, pooled = run_chunks(
         _render_chunk,
         tasks,
@@ -163,7 +207,7 @@ def _render_chunk(task: tuple[str, list[tuple[Article, bool, bool]]]) -> tuple[i
     return pages, codes, time.process_time() - started
 
 
-def _page(config: Config, article: Article, mirrored: dict[str, str]) -> str:
+def _page(config: Config, article: Article, mirrored: Mapping[str, str]) -> str:
     body = relink(
         article.html,
         page_url=article.url,
