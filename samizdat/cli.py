@@ -8,69 +8,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
 from samizdat import __version__
-from samizdat.errors import ConfigError, LockHeld, SamizdatError
-
-EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
-
-DEFAULT_CONFIG = Path("samizdat.toml")
-
-
-def _remember_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path:
-    """`-c` works before the command (`samizdat -c x run`) and after it (`samizdat run -c x`)."""
-    root = ctx.find_root()
-    if value is not None:
-        if ctx is root:
-            root.meta["samizdat.config"] = value
-        return value
-    return root.meta.get("samizdat.config") or DEFAULT_CONFIG
-
-
-def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "-c",
-        "--config",
-        "config_path",
-        default=None,
-        callback=_remember_config,
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="The config file [default: ./samizdat.toml].",
-    )(func)
-
-
-def _errors(func: Callable[..., int | None]) -> Callable[..., None]:
-    """Map samizdat's exceptions to SPEC's exit codes with a one-line message on stderr."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            code = func(*args, **kwargs) or EXIT_OK
-        except ConfigError as e:
-            click.echo(f"config error: {e}", err=True)
-            code = EXIT_USAGE
-        except LockHeld as e:
-            click.echo(f"samizdat: {e}", err=True)
-            code = EXIT_PARTIAL
-        except SamizdatError as e:
-            click.echo(f"samizdat: {e}", err=True)
-            code = EXIT_FATAL
-        except KeyboardInterrupt:
-            click.echo("samizdat: interrupted", err=True)
-            code = 130
-        except Exception as e:  # a bug or the environment: say what; the trace goes to the log
-            logging.getLogger("samizdat").debug("fatal error", exc_info=True)
-            click.echo(f"samizdat: fatal: {type(e).__name__}: {e}", err=True)
-            code = EXIT_FATAL
-        sys.exit(code)
-
-    return wrapper
+from samizdat.errors import SamizdatError
+from samizdat.options import EXIT_OK, EXIT_PARTIAL, config_option, remember_config, with_exit_status
 
 
 def _load(path: Path) -> Any:
@@ -87,7 +32,7 @@ def _load(path: Path) -> Any:
     "--config",
     "config_path",
     default=None,
-    callback=_remember_config,
+    callback=remember_config,
     is_eager=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="The config file [default: ./samizdat.toml].",
@@ -106,7 +51,7 @@ def main(quiet: bool, config_path: Path) -> None:
 
 @main.command()
 @config_option
-@_errors
+@with_exit_status
 def run(config_path: Path) -> int:
     """One full cycle: discover, fetch, extract, clean, store, render, commit, push."""
     from samizdat import pipeline
@@ -121,7 +66,7 @@ def run(config_path: Path) -> int:
 
 @main.command()
 @config_option
-@_errors
+@with_exit_status
 def build(config_path: Path) -> int:
     """Re-render every output from the store, fetching nothing."""
     from samizdat import build as build_stage
@@ -144,7 +89,7 @@ def build(config_path: Path) -> int:
 
 @main.command()
 @config_option
-@_errors
+@with_exit_status
 def publish(config_path: Path) -> int:
     """Commit and push what is in the output, nothing else."""
     from samizdat import pipeline
@@ -166,7 +111,7 @@ def publish(config_path: Path) -> int:
 
 @main.command()
 @config_option
-@_errors
+@with_exit_status
 def status(config_path: Path) -> int:
     """Articles per source and channel, last cycle, failures, each mirror's last push."""
     from samizdat.status import status_text
@@ -183,7 +128,7 @@ def status(config_path: Path) -> int:
     "source_id",
     help="Use this source's rules (default: the source whose channels share the URL's host).",
 )
-@_errors
+@with_exit_status
 def check(url: str, config_path: Path, source_id: str | None) -> int:
     """Fetch one article URL and print what would be extracted."""
     from samizdat.check import check as check_url
@@ -209,7 +154,7 @@ def check(url: str, config_path: Path, source_id: str | None) -> int:
 @click.option(
     "--every", default="30m", show_default=True, help="Interval between cycles: 30m, 1h, 90s …"
 )
-@_errors
+@with_exit_status
 def watch(config_path: Path, every: str) -> int:
     """Run a cycle every interval until stopped (SIGTERM ends it cleanly)."""
     from samizdat.watch import parse_interval
@@ -224,7 +169,7 @@ def watch(config_path: Path, every: str) -> int:
 
 @main.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-@_errors
+@with_exit_status
 def init(directory: Path) -> int:
     """Write a commented example samizdat.toml into DIRECTORY."""
     from importlib.resources import files
@@ -245,7 +190,7 @@ def init(directory: Path) -> int:
 @click.argument(
     "directory", default="samizdat-demo", type=click.Path(file_okay=False, path_type=Path)
 )
-@_errors
+@with_exit_status
 def demo(directory: Path) -> int:
     """Mirror the bundled sample news site, offline, into DIRECTORY."""
     from samizdat.demo.run import run_demo

@@ -7,51 +7,12 @@ Exit status as in SPEC §1: 2 for a config or usage error, 1 for any other failu
 from __future__ import annotations
 
 import logging
-import sqlite3
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import click
 
-from samizdat.errors import ConfigError, SamizdatError
-
-EXIT_FATAL, EXIT_USAGE = 1, 2
-
-_config_option = click.option(
-    "-c",
-    "--config",
-    "config_path",
-    default=None,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The config file.  [default: samizdat.toml]",
-)
-
-
-def _errors(func: Callable[..., None]) -> Callable[..., None]:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            func(*args, **kwargs)
-        except ConfigError as e:
-            click.echo(f"config error: {e}", err=True)
-            sys.exit(EXIT_USAGE)
-        except (SamizdatError, OSError, sqlite3.Error) as e:
-            click.echo(f"samizdat counter: {e}", err=True)
-            sys.exit(EXIT_FATAL)
-
-    return wrapper
-
-
-def _group_config(ctx: click.Context) -> Path:
-    parent = ctx.parent
-    while parent is not None:
-        if parent.command is counter and parent.params.get("config_path"):
-            return Path(parent.params["config_path"])
-        parent = parent.parent
-    return Path("samizdat.toml")
+from samizdat.options import config_option, with_exit_status
 
 
 def _logging() -> None:
@@ -65,7 +26,7 @@ def _logging() -> None:
 
 
 @click.group("counter", invoke_without_command=True)
-@_config_option
+@config_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8008, show_default=True, type=int, help="Port to listen on.")
 @click.option(
@@ -95,10 +56,10 @@ def _logging() -> None:
     help="Seconds between reads of the mirror's live pages from the state DB.",
 )
 @click.pass_context
-@_errors
+@with_exit_status
 def counter(
     ctx: click.Context,
-    config_path: Path | None,
+    config_path: Path,
     host: str,
     port: int,
     workers: int,
@@ -115,7 +76,7 @@ def counter(
     from samizdat.counter.serve import serve
 
     _logging()
-    config = load(config_path or Path("samizdat.toml"))
+    config = load(config_path)
     settings = Settings.from_config(
         config, prefix=prefix, flush_every=flush_every, refresh_every=refresh_every
     )
@@ -123,7 +84,7 @@ def counter(
 
 
 @counter.command("ingest")
-@_config_option
+@config_option
 @click.option(
     "--prefix",
     default=None,
@@ -133,9 +94,9 @@ def counter(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.pass_context
-@_errors
+@with_exit_status
 def ingest(
-    ctx: click.Context, config_path: Path | None, prefix: str | None, files: tuple[Path, ...]
+    ctx: click.Context, config_path: Path, prefix: str | None, files: tuple[Path, ...]
 ) -> None:
     """Count pixel hits in access logs (nginx/Apache common or combined; gzip too).
     Ingesting a log again counts only lines not counted before."""
@@ -144,7 +105,7 @@ def ingest(
     from samizdat.counter.counts import database_path, known_pages
     from samizdat.counter.ingest import Ingester
 
-    config = load(config_path or _group_config(ctx))
+    config = load(config_path)
     pages = known_pages(config.site.state)
     if not pages:
         click.echo(f"warning: no live pages in {config.site.state}; nothing will count", err=True)
