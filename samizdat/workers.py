@@ -11,6 +11,7 @@ import asyncio
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
@@ -24,13 +25,22 @@ def extract(html: str, url: str, rules: Rules, feed_html: str | None, convert: s
     return extract_article(html, url, rules=rules, feed_html=feed_html, convert=convert)
 
 
-def _start_worker(parent: int) -> None:
+def when_orphaned(action: Callable[[], object], parent: int | None = None) -> None:
+    """Run `action` (in a daemon thread) once this process's parent is gone: a worker whose
+    parent was killed (SIGKILL) must not live on, idle or serving, for ever."""
+    parent = os.getppid() if parent is None else parent
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
-        os._exit(0)  # the parent is gone: nobody will ever read our results
+        action()
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _start_worker(parent: int) -> None:
+    # Nobody will ever read our results once the cycle is gone.
+    when_orphaned(lambda: os._exit(0), parent)
     import samizdat.article  # noqa: F401  (pay the import while the first pages are fetched)
 
 

@@ -320,6 +320,25 @@ def test_several_workers_add_up(mirror: Path, start) -> None:
     assert _views(mirror.parent / "counter.db") == {"pages/c1/a0.md": 400, "pages/c1/a2.md": 100}
 
 
+def test_workers_of_a_killed_parent_write_their_counts_and_exit(mirror: Path, start) -> None:
+    service = start(mirror, "--workers", "2", "--flush-every", "3600")
+    _burst(service.base, ["/p/pages/c1/a1.md"] * 50)
+    workers = [
+        int(p)
+        for p in subprocess.run(
+            ["pgrep", "-P", str(service.process.pid)], capture_output=True, text=True
+        ).stdout.split()
+    ]
+    assert workers
+    service.stop(signal.SIGKILL)  # the parent can pass nothing on
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()]
+    # They stopped as on SIGTERM: the counts of the hour (never flushed before) are written.
+    assert _views(mirror.parent / "counter.db") == {"pages/c1/a1.md": 50}
+
+
 # --------------------------------------------------------------------------- hot list
 
 

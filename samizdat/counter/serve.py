@@ -23,6 +23,7 @@ from types import FrameType
 import uvicorn
 
 from samizdat.counter.app import Settings, create_app
+from samizdat.workers import when_orphaned
 
 log = logging.getLogger("samizdat.counter")
 
@@ -79,6 +80,9 @@ def _worker(settings: Settings, host: str, port: int) -> None:
     # Its own process group: a terminal's Ctrl-C reaches the parent alone, which passes on
     # exactly one SIGTERM (two signals would make uvicorn skip the lifespan shutdown).
     os.setpgrp()
+    # A parent killed outright can't pass SIGTERM on: then send it ourselves, so the counts
+    # are written and the port is free again.
+    when_orphaned(lambda: os.kill(os.getpid(), signal.SIGTERM))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     sock = _reuse_port_socket(host, port)
     try:
