@@ -483,6 +483,22 @@ def test_ingest_and_the_service_add_to_one_database(mirror: Path, tmp_path: Path
     assert sum(rows.values()) == 7 + 5
 
 
+def test_config_given_before_the_counter_command_is_used(
+    mirror: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from samizdat.cli import main
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no samizdat.toml here: only -c can name the config
+    # `samizdat -c CONFIG counter ingest`
+    result = CliRunner().invoke(
+        main, ["-c", str(mirror), "counter", "ingest", str(DATA / "access.log")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "7 views counted" in result.output
+
+
 def test_ingest_reports_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "bad.toml").write_text("[site]\ntitle = 1\n")
     log = tmp_path / "x.log"
