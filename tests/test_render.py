@@ -488,6 +488,21 @@ def test_qr_code_decodes_to_the_address(address: str) -> None:
     assert image.getpixel((8, 8)) == 0  # the finder pattern's corner
 
 
+def test_qr_code_is_a_bordered_one_bit_image() -> None:
+    # The PNG is written by hand from zxing-cpp's module matrix: a 1-bit image whose
+    # 2-module (8-pixel) border is white on all four sides and whose modules are 4x4 pixels.
+    png = qr.qr_png(f"{BASE}/pages/nsc413/n14004562.md")
+    image = Image.open(io.BytesIO(png))
+    assert image.mode == "1"
+    width, _ = image.size
+    grey = image.convert("L")
+    edge = [*range(8), *range(width - 8, width)]
+    assert all(grey.getpixel((x, y)) == 255 for x in range(width) for y in edge)
+    assert all(grey.getpixel((x, y)) == 255 for x in edge for y in range(width))
+    modules = [grey.getpixel((x, 8)) for x in range(8, width - 8)]
+    assert all(len(set(modules[k : k + 4])) == 1 for k in range(0, len(modules), 4))
+
+
 def test_segno_fallback_draws_the_same_symbol() -> None:
     address = f"{BASE}/pages/nsc413/n14004562.md"
     assert _decode(qr._segno_png(address)) == _decode(qr.qr_png(address))
