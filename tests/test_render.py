@@ -28,7 +28,7 @@ from PIL import Image
 from samizdat.config import ChannelConfig, Config, MenuLink, SiteConfig, SourceConfig
 from samizdat.models import Article
 from samizdat.render import qr
-from samizdat.render.files import remove, write_if_changed
+from samizdat.render.files import Writer, remove, write_if_changed
 from samizdat.render.indexes import render_home, render_index
 from samizdat.render.markdown import body_to_markdown, escape_inline, escape_text
 from samizdat.render.page import render_page
@@ -509,6 +509,23 @@ def test_segno_fallback_draws_the_same_symbol() -> None:
 
 
 # --------------------------------------------------------------------------- files
+
+
+@pytest.mark.parametrize("threads", [0, 3])
+def test_writer_results_in_order_and_errors_at_wait(tmp_path: Path, threads: int) -> None:
+    # threads=0 (worker processes) writes at once, in the caller's thread: the same results.
+    (tmp_path / "same.md").write_text("甲\n")
+    with Writer(threads) as writer:
+        writer.write(tmp_path, "a/new.md", "乙\n")
+        writer.write(tmp_path, "same.md", "甲\n")
+        assert writer.wait() == [True, False]
+        writer.write(tmp_path, "b.md", "丙\n")
+        writer.write(tmp_path, "../escape.md", "x")
+        with pytest.raises(ValueError, match=r"escapes|not a relative"):
+            writer.wait()
+    assert (tmp_path / "a/new.md").read_text() == "乙\n"
+    assert (tmp_path / "b.md").read_text() == "丙\n"
+    assert not (tmp_path.parent / "escape.md").exists()
 
 
 def test_write_if_changed(tmp_path: Path) -> None:

@@ -31,6 +31,13 @@ def workers_for(count: int) -> int:
     return min(os.cpu_count() or 1, -(-count // CHUNK))
 
 
+def writer_threads() -> int:
+    """Threads for a `render.files.Writer` here: none in a worker process, whose siblings
+    already keep every core busy (threads there only contend for the GIL), else a few, which
+    overlap the kernel's file work with rendering."""
+    return 0 if multiprocessing.parent_process() is not None else 4
+
+
 def pool_context() -> BaseContext:
     """The workers' multiprocessing context, its server started.
 

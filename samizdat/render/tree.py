@@ -22,7 +22,7 @@ from samizdat.models import Article
 from samizdat.render.files import Writer, remove, write_if_changed
 from samizdat.render.indexes import render_index
 from samizdat.render.page import render_page
-from samizdat.render.pool import CHUNK, run_chunks
+from samizdat.render.pool import CHUNK, run_chunks, writer_threads
 from samizdat.render.qr import qr_png
 from samizdat.store import Store
 
@@ -194,7 +194,7 @@ def _render_chunk(task: tuple[str, list[tuple[Article, bool, bool]]]) -> tuple[i
     links = mirrored | own[channel]
     out = config.site.output
     pages = codes = 0
-    with Writer() as writer:
+    with Writer(writer_threads()) as writer:
         for article, page, qr in work:
             if page:
                 writer.write(out, article.path, _page(config, article, links))

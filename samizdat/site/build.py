@@ -35,7 +35,7 @@ from samizdat import __version__
 from samizdat.config import Config
 from samizdat.models import Article
 from samizdat.render.files import Writer, remove, write_if_changed
-from samizdat.render.pool import CHUNK, run_chunks
+from samizdat.render.pool import CHUNK, run_chunks, writer_threads
 from samizdat.render.qr import qr_png
 from samizdat.site import MANIFEST, SITE, assets, feeds, pages, search
 from samizdat.site.body import mirrored_image, site_body
@@ -220,7 +220,7 @@ class _Build:
         links = self.mirrored | self.own[channel_id]
         kept, self.result = self.result, SiteResult()
         try:
-            with Writer() as writer:
+            with Writer(writer_threads()) as writer:
                 kinds = []  # what each submitted write is, to count them
                 for article, render in work:
                     path = page_path(article)
