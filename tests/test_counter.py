@@ -320,6 +320,15 @@ def test_several_workers_add_up(mirror: Path, start) -> None:
     assert _views(mirror.parent / "counter.db") == {"pages/c1/a0.md": 400, "pages/c1/a2.md": 100}
 
 
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's new parent may be slow to reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
 def test_workers_of_a_killed_parent_write_their_counts_and_exit(mirror: Path, start) -> None:
     service = start(mirror, "--workers", "2", "--flush-every", "3600")
     _burst(service.base, ["/p/pages/c1/a1.md"] * 50)
@@ -332,9 +341,9 @@ def test_workers_of_a_killed_parent_write_their_counts_and_exit(mirror: Path, st
     assert workers
     service.stop(signal.SIGKILL)  # the parent can pass nothing on
     deadline = time.monotonic() + 30
-    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+    while any(_running(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not [w for w in workers if Path(f"/proc/{w}").exists()]
+    assert not [w for w in workers if _running(w)]
     # They stopped as on SIGTERM: the counts of the hour (never flushed before) are written.
     assert _views(mirror.parent / "counter.db") == {"pages/c1/a1.md": 50}
 
