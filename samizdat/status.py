@@ -25,7 +25,7 @@ def status_text(config: Config) -> str:
             lines.append("last cycle: none")
         else:
             started, finished, report = last
-            state = f"finished {finished:%Y-%m-%d %H:%M:%S}" if finished else "did not finish"
+            state = f"finished {finished:%H:%M:%S} UTC" if finished else "did not finish"
             lines.append(
                 f"last cycle: started {started:%Y-%m-%d %H:%M:%S} UTC, {state}: "
                 f"{report.get('new', 0)} new, {report.get('updated', 0)} updated, "
