@@ -352,3 +352,34 @@ def test_an_item_failing_for_ever_is_given_up(small, monkeypatch: pytest.MonkeyP
     with Store(config.site.state) as store:
         (failure,) = store.failures()  # still listed for `status`
     assert failure.attempts == 2 and "shoal-fishermen" in failure.url
+
+
+def test_the_cycle_writes_the_hot_list_from_a_local_counter(small) -> None:
+    from samizdat.counter.counts import add_views, connect, current_hour, database_path
+
+    config, _ = small
+    cycle(config)
+    assert not (config.site.output / "hot.md").exists()  # no counter yet: no hot list
+    db = connect(database_path(config))
+    with db:
+        add_views(
+            db,
+            [
+                ("pages/nsc413/n14004562.md", current_hour(), 7),
+                ("pages/world/delta-floods.md", current_hour(), 3),
+                ("pages/nsc413/nope.md", current_hour(), 99),  # not a live page
+            ],
+        )
+    db.close()
+    report = cycle(config)
+    assert report.exit_code == 0, report.problems
+    hot = (config.site.output / "hot.md").read_text(encoding="utf-8")
+    doc = lxml.html.fragment_fromstring(render_markdown(hot), create_parent="div")
+    assert [a.get("href") for a in doc.iter("a") if "pages/" in a.get("href", "")] == [
+        "pages/nsc413/n14004562.md",
+        "pages/world/delta-floods.md",
+    ]
+    assert "美日将发布联合声明" in doc.text_content()
+    assert "hot.md" in (config.site.output / "README.md").read_text(encoding="utf-8")
+    assert (config.site.output / "site/hot.html").is_file()
+    assert report.commit  # the hot list is news: it is committed
