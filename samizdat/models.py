@@ -7,6 +7,7 @@ Article   a cleaned, stored article, ready to render (store → render)
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,6 +38,11 @@ class Item:
     position: int = 0  # 0 = first in the listing
     fingerprint: str = ""  # hash of the entry as listed: a change means "fetch again"
     from_feed: bool = True  # False for links found on an HTML list page
+
+    @staticmethod
+    def digest(*parts: str) -> str:
+        """A fingerprint of the entry as listed, from the parts that make it what it is."""
+        return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
 
 @dataclass(slots=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import hashlib
 import html
 from datetime import UTC, datetime
 from typing import Any
@@ -41,9 +40,7 @@ def parse_feed(content: bytes, url: str, *, source: str, channel: str) -> list[I
         content_html = _content(entry)
         summary = entry.get("summary")
         published = _date(entry)
-        fingerprint = hashlib.sha256(
-            "\x00".join([title, link, content_html or "", summary or ""]).encode()
-        ).hexdigest()[:16]
+        fingerprint = Item.digest(title, link, content_html or "", summary or "")
         items.append(
             Item(
                 source=source,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -47,7 +46,7 @@ def parse_list(html: str, url: str, selector: str, *, source: str, channel: str)
                 title=title,
                 position=len(items),
                 from_feed=False,
-                fingerprint=hashlib.sha256(f"{title}\x00{link}".encode()).hexdigest()[:16],
+                fingerprint=Item.digest(title, link),
             )
         )
     return items
