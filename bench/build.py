@@ -210,8 +210,8 @@ def phase(root: Path, name: str, base_url: str) -> None:
     print(
         json.dumps(
             {
-                "markdown": result.markdown_seconds,
-                "html": result.site_seconds,
+                "load": result.load_seconds,
+                "write": result.write_seconds,
                 "total": total,
                 # the whole process, imports included, and its worker processes (children of
                 # multiprocessing's fork server, which rusage does not count as ours)
@@ -307,8 +307,8 @@ def main() -> None:
         def line(name: str, figures: dict[str, float], goal: str) -> None:
             ratio = f"{figures['total'] / hugo_s:.2f}x Hugo" if hugo_s else "no Hugo"
             print(
-                f"{name:<12} {figures['total']:6.2f} s (Markdown {figures['markdown']:.2f} s, "
-                f"HTML {figures['html']:.2f} s; CPU {figures['cpu']:.2f} s) = {ratio}; "
+                f"{name:<12} {figures['total']:6.2f} s (load {figures['load']:.2f} s, "
+                f"write {figures['write']:.2f} s; CPU {figures['cpu']:.2f} s) = {ratio}; "
                 f"peak {figures['peak_mb']:.0f} MB; "
                 f"pages {figures['pages']}, QR {figures['qr']}   goal {goal}"
             )

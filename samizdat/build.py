@@ -34,8 +34,9 @@ class BuildResult:
     qr_codes: int = 0
     removed: int = 0
     full: bool = False
-    markdown_seconds: float = 0.0  # wall time of the Markdown output (pages, QR codes, indexes)
-    site_seconds: float = 0.0  # wall time of the HTML site
+    load_seconds: float = 0.0  # wall time of reading the articles and planning the writes
+    write_seconds: float = 0.0  # wall time of the article pass (with indexes, feeds, search)
+    site_pages: int = 0  # pages of site/ written
     worker_cpu: float = 0.0  # CPU seconds spent in worker processes (not in this one's rusage)
 
 
@@ -87,43 +88,57 @@ def build(
 
     # The renderers are imported only now: a no-op cycle (above) never pays for them.
     from samizdat.counter.hot import render_hot
-    from samizdat.render.files import write_if_changed
+    from samizdat.render.articles import write_articles
+    from samizdat.render.files import remove_spares, write_if_changed
     from samizdat.render.indexes import render_home
     from samizdat.render.pool import pool_context, workers_for
-    from samizdat.render.tree import load_live, render_markdown
-    from samizdat.site import build_site
+    from samizdat.render.tree import load_live, plan_markdown, remove_purged, write_indexes
+    from samizdat.site.build import SiteBuild
 
     out.mkdir(parents=True, exist_ok=True)
+    for root in (out, out / SITE_FOLDER):
+        remove_spares(root)  # what a killed render left
     clock = time.perf_counter()
     pages = sum(store.counts().values()) if changed is None else len(changed)
     if workers_for(pages) > 1:
         pool_context()  # the worker processes' server boots while the articles load
     live, bodies = load_live(config, store, changed)
-    if changed is None or changed:
-        qr_base = store.get_meta("render.qr_base")
-        render_markdown(config, out, live, changed, qr_base, result, early=early)
-    if hot is not None:
-        write_if_changed(out, HOT_PAGE, render_hot(hot, config.site))
-    write_if_changed(
-        out, "README.md", render_home(config, store.counts(), has_hot=(out / HOT_PAGE).exists())
+    markdown, markdown_flags = plan_markdown(
+        config, live, changed, store.get_meta("render.qr_base"), early=early
     )
-    # A write killed between its temporary file and the rename leaves a .*.tmp file behind:
-    # never commit one (the next render removes those in page folders).
-    write_if_changed(out, ".gitignore", "*.tmp\n")
-    result.markdown_seconds = time.perf_counter() - clock
-    clock = time.perf_counter()
-    site = build_site(
+    site = SiteBuild(
         config,
-        store,
-        changed=None if result.full or site_missing else changed or set(),
-        hot=[(h.path, h.views) for h in hot] if hot is not None else None,
-        site_url=config.site.site_url,
-        live=live,
-        bodies=bodies,
-        search_since=None if site_missing or rendered is None else since,
+        live,
+        bodies,
+        config.site.site_url.rstrip("/"),
+        [(h.path, h.views) for h in hot] if hot is not None else None,
     )
-    result.site_seconds = time.perf_counter() - clock
-    result.worker_cpu += site.worker_cpu
+    site_flags = site.plan(
+        None if result.full or site_missing else changed or set(),
+        None if site_missing or rendered is None else since,
+    )
+    counts = store.counts()
+    result.load_seconds = time.perf_counter() - clock
+
+    def meanwhile() -> None:
+        """Everything but the article pages, while worker processes write those."""
+        write_indexes(config, live)
+        if hot is not None:
+            write_if_changed(out, HOT_PAGE, render_hot(hot, config.site))
+        home = render_home(config, counts, has_hot=(out / HOT_PAGE).exists())
+        write_if_changed(out, "README.md", home)
+        # A write killed between its temporary file and the rename leaves a .*.tmp file
+        # behind: never commit one (the next render removes them).
+        write_if_changed(out, ".gitignore", "*.tmp\n")
+        site.meanwhile()
+
+    clock = time.perf_counter()
+    written = write_articles(live, markdown, markdown_flags, site, site_flags, meanwhile=meanwhile)
+    result.pages, result.qr_codes = written.pages, written.qr_codes
+    result.worker_cpu = written.worker_cpu
+    result.removed = remove_purged(config, live)
+    result.site_pages = site.finish().pages
+    result.write_seconds = time.perf_counter() - clock
     store.set_meta("render.epoch", current)
     store.set_meta("render.qr_base", config.site.base_url)
     store.set_meta("render.rev", str(revision))

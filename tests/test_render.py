@@ -28,7 +28,14 @@ from PIL import Image
 from samizdat.config import ChannelConfig, Config, MenuLink, SiteConfig, SourceConfig
 from samizdat.models import Article
 from samizdat.render import qr
-from samizdat.render.files import Writer, remove, write_if_changed
+from samizdat.render.files import (
+    SPARE_PREFIX,
+    Spares,
+    Writer,
+    remove,
+    remove_spares,
+    write_if_changed,
+)
 from samizdat.render.indexes import render_home, render_index
 from samizdat.render.markdown import body_to_markdown, escape_inline, escape_text
 from samizdat.render.page import render_page
@@ -526,6 +533,55 @@ def test_writer_results_in_order_and_errors_at_wait(tmp_path: Path, threads: int
     assert (tmp_path / "a/new.md").read_text() == "乙\n"
     assert (tmp_path / "b.md").read_text() == "丙\n"
     assert not (tmp_path.parent / "escape.md").exists()
+
+
+def _spares(root: Path) -> list[Path]:
+    return sorted(root.glob(SPARE_PREFIX + "*"))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="renameat2 is Linux's")
+def test_writer_replaces_files_through_one_spare(tmp_path: Path) -> None:
+    first, second, linked = tmp_path / "a/1.md", tmp_path / "a/2.md", tmp_path / "a/3.md"
+    first.parent.mkdir()
+    first.write_text("old one, the longest of them\n")
+    first.chmod(0o600)
+    second.write_text("old two\n")
+    linked.write_text("old three\n")
+    os.link(linked, tmp_path / "other-link")
+    with Writer(0) as writer:
+        writer.write(tmp_path, "a/1.md", "new one\n")
+        writer.wait()
+        # Swapped: the spare now holds the old bytes, and is rewritten for the next file.
+        (spare,) = _spares(tmp_path)
+        assert spare.read_text() == "old one, the longest of them\n"
+        writer.write(tmp_path, "a/2.md", "new two, longer than before\n")
+        writer.write(tmp_path, "a/3.md", "new three\n")
+        assert writer.wait() == [True, True]
+        assert spare.read_text() == "old two\n"  # cut to length: nothing of "old one" left
+    assert first.read_text() == "new one\n" and first.stat().st_mode & 0o777 == 0o600
+    assert second.read_text() == "new two, longer than before\n"
+    assert second.stat().st_mode & 0o777 == 0o644
+    # A file with another link is replaced by a new file: the other link keeps its bytes.
+    assert linked.read_text() == "new three\n"
+    assert (tmp_path / "other-link").read_text() == "old three\n"
+    assert _spares(tmp_path) == []  # released with the writer
+    assert sorted(p.name for p in first.parent.iterdir()) == ["1.md", "2.md", "3.md"]
+
+
+def test_writes_without_exchange_fall_back_to_new_files(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("old\n")
+    spares = Spares()
+    spares.exchange = None  # not Linux, or a file system without RENAME_EXCHANGE
+    assert write_if_changed(tmp_path, "a.md", "new\n", spares) is True
+    assert (tmp_path / "a.md").read_text() == "new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md"]
+
+
+def test_spares_left_by_a_killed_process_are_removed(tmp_path: Path) -> None:
+    (tmp_path / f"{SPARE_PREFIX}123-0.tmp").write_text("a page's old bytes")
+    (tmp_path / "keep.md").write_text("x")
+    remove_spares(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.md"]
 
 
 def test_write_if_changed(tmp_path: Path) -> None:

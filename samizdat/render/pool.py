@@ -46,7 +46,7 @@ def pool_context() -> BaseContext:
     `python -m samizdat`'s command line in each worker). The server imports samizdat's
     renderers once; workers fork from it ready."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["samizdat.render.tree"])
+    context.set_forkserver_preload(["samizdat.render.articles", "samizdat.site.build"])
     forkserver.ensure_running()
     return context
 
@@ -58,20 +58,30 @@ def run_chunks(
     pages: int,
     start: Callable[..., None],
     args: tuple[Any, ...],
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[list[R], bool]:
     """`[work(task) for task in tasks]`, over worker processes when `pages` warrant them (each
-    worker runs `start(*args)` first; here it is run when they are not used). Also says whether
-    workers did it. Workers that fail to start (a script calling samizdat without the
+    worker runs `start(*args)` first; here it is run when they are not used), and
+    `meanwhile()` in this process while they work (after the work without them). Also says
+    whether workers did it. Workers that fail to start (a script calling samizdat without the
     `if __name__ == "__main__"` guard that multiprocessing needs) leave the work to this
     process, with a warning."""
     workers = workers_for(pages)
+    pending = meanwhile
     if workers > 1:
         try:
             with ProcessPoolExecutor(
                 workers, mp_context=pool_context(), initializer=start, initargs=args
             ) as pool:
-                return list(pool.map(work, tasks)), True
+                results = pool.map(work, tasks)  # every task is submitted now
+                if pending is not None:
+                    pending()
+                    pending = None  # done: not again if the workers fail after all
+                return list(results), True
         except BrokenProcessPool as error:
             log.warning("rendering in one process: the worker processes failed (%s)", error)
     start(*args)
-    return [work(task) for task in tasks], False
+    done = [work(task) for task in tasks]
+    if pending is not None:
+        pending()
+    return done, False

@@ -9,25 +9,20 @@ never pays for the renderers' imports.
 from __future__ import annotations
 
 import os
-import time
 from collections import ChainMap
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from samizdat.clean import link_targets, relink
 from samizdat.config import Config
 from samizdat.images import prune, referenced
 from samizdat.models import Article
-from samizdat.render.files import Writer, remove, write_if_changed
+from samizdat.render.files import Writer, listing, remove, write_if_changed
 from samizdat.render.indexes import render_index
 from samizdat.render.page import render_page
-from samizdat.render.pool import CHUNK, run_chunks, writer_threads
 from samizdat.render.qr import qr_png
 from samizdat.store import Store
-
-if TYPE_CHECKING:
-    from samizdat.build import BuildResult
 
 
 def public_url(config: Config, article: Article) -> str:
@@ -105,7 +100,7 @@ class EarlyPages:
         self._know(article)
         links = ChainMap(self.own[article.channel], self.first)
         write_if_changed(self.out, article.path, _page(self.config, article, links))
-        _write_qr(self.out, f"{article.path}.png", public_url(self.config, article))
+        write_if_changed(self.out, f"{article.path}.png", qr_png(public_url(self.config, article)))
         targets = link_targets(article.html, article.url)
         self.written[(article.channel, article.slug)] = {t: links.get(t) for t in targets}
 
@@ -115,47 +110,70 @@ class EarlyPages:
         return seen is not None and all(links.get(t) == path for t, path in seen.items())
 
 
-def render_markdown(
+@dataclass
+class MarkdownPages:
+    """What writing the Markdown pages of articles needs: set up once per build, and sent once
+    to each worker process (`render.articles`)."""
+
+    config: Config
+    mirrored: dict[str, str]  # original URL → page path, the first channel's copy
+    own: dict[str, dict[str, str]]  # the same per channel, which wins in that channel
+
+    def write(self, article: Article, page: bool, qr: bool, writer: Writer) -> list[str]:
+        """Submit the writes of an article's page and QR code (when asked for); the paths
+        submitted, in order, for `writer.wait()`'s results."""
+        submitted = []
+        if page:
+            links = ChainMap(self.own[article.channel], self.mirrored)
+            writer.write(self.config.site.output, article.path, _page(self.config, article, links))
+            submitted.append(article.path)
+        if qr:
+            png = f"{article.path}.png"
+            writer.write(self.config.site.output, png, qr_png(public_url(self.config, article)))
+            submitted.append(png)
+        return submitted
+
+
+Flags = dict[str, list[tuple[bool, bool]]]  # channel → per live article: (page, QR code) to write
+
+
+def plan_markdown(
     config: Config,
-    out: Path,
     live: dict[str, list[Article]],
     changed: set[tuple[str, str]] | None,
     qr_base: str | None,
-    result: BuildResult,
     *,
     early: EarlyPages | None = None,
-) -> None:
-    """Pages (those in `changed`, or all), QR codes, indexes; purged pages and images removed."""
+) -> tuple[MarkdownPages, Flags]:
+    """What to write of each live article's page and QR code: pages in `changed` (all when
+    None) but those the cycle wrote early and that are still right, QR codes that are missing or
+    whose address changed (`qr_base` is the base URL of the last render)."""
     # An article listed by several channels links to the copy in the page's own channel.
     mirrored: dict[str, str] = {}
     for articles in live.values():
         for a in articles:
             mirrored.setdefault(a.url, a.path)
     own = {channel: {a.url: a.path for a in articles} for channel, articles in live.items()}
-    tasks: list[tuple[str, list[tuple[Article, bool, bool]]]] = []
-    for _, channel in config.channels():
-        work = []
-        links = ChainMap(own[channel.id], mirrored)
-        for article in live[channel.id]:
+    out = config.site.output
+    moved = qr_base != config.site.base_url
+    flags: Flags = {}
+    for channel, articles in live.items():
+        existing = set() if moved else listing(out / "pages" / channel)
+        links = ChainMap(own[channel], mirrored)
+        marks = []
+        for article in articles:
             page = changed is None or (article.channel, article.slug) in changed
-            png = f"{article.path}.png"
-            qr = qr_base != config.site.base_url or not (out / png).exists()
+            qr = moved or f"{article.slug}.md.png" not in existing
             if early is not None and changed is not None and early.still_right(article, links):
                 page = qr = False  # written while the cycle fetched, and still right
-            if page or qr:
-                work.append((article, page, qr))
-        tasks += [(channel.id, work[k : k + CHUNK]) for k in range(0, len(work), CHUNK)]
-    done, pooled = run_chunks(
-        _render_chunk,
-        tasks,
-        pages=sum(len(work) for _, work in tasks),
-        start=_start,
-        args=(config, mirrored, own),
-    )
-    if pooled:
-        result.worker_cpu += sum(cpu for _, _, cpu in done)
-    result.pages += sum(pages for pages, _, _ in done)
-    result.qr_codes += sum(codes for _, codes, _ in done)
+            marks.append((page, qr))
+        flags[channel] = marks
+    return MarkdownPages(config, mirrored, own), flags
+
+
+def write_indexes(config: Config, live: dict[str, list[Article]]) -> None:
+    """The channel indexes (`indexes/<channel>.md`, and `-earlier.md` when it is long)."""
+    out = config.site.output
     for source, channel in config.channels():
         files = render_index(
             channel,
@@ -166,45 +184,22 @@ def render_markdown(
         )
         for path, text in files.items():
             write_if_changed(out, path, text)
-        earlier = f"indexes/{channel.id}-earlier.md"
-        if earlier not in files:
-            result.removed += remove(out, earlier)
-        result.removed += _remove_stale(out, channel.id, {a.slug for a in live[channel.id]})
+
+
+def remove_purged(config: Config, live: dict[str, list[Article]]) -> int:
+    """Remove what articles no longer live left: pages, QR codes, images no kept article uses,
+    and `-earlier.md` indexes no longer needed. Run it after the pages are written: a page
+    folder listed mid-write would show their temporary files. The number of files removed."""
+    out = config.site.output
+    removed = 0
+    for _, channel in config.channels():
+        articles = live[channel.id]
+        if len(articles) <= config.publish.index_size:
+            removed += remove(out, f"indexes/{channel.id}-earlier.md")
+        removed += _remove_stale(out, channel.id, {a.slug for a in articles})
     keep = {a.image for articles in live.values() for a in articles if a.image}
     keep |= {path for articles in live.values() for a in articles for path in referenced(a.html)}
-    result.removed += prune(out, keep)  # images no kept article uses (purged ones' included)
-
-
-# What every chunk of pages needs, set once in each worker (and in this process without them).
-_context: tuple[Config, dict[str, str], dict[str, dict[str, str]]] | None = None
-
-
-def _start(config: Config, mirrored: dict[str, str], own: dict[str, dict[str, str]]) -> None:
-    global _context
-    _context = (config, mirrored, own)
-
-
-def _render_chunk(task: tuple[str, list[tuple[Article, bool, bool]]]) -> tuple[int, int, float]:
-    """Write the pages and QR codes of some articles of one channel: (pages, codes) written,
-    and the CPU seconds it took."""
-    assert _context is not None
-    started = time.process_time()
-    config, mirrored, own = _context
-    channel, work = task
-    links = mirrored | own[channel]
-    out = config.site.output
-    pages = codes = 0
-    with Writer(writer_threads()) as writer:
-        for article, page, qr in work:
-            if page:
-                writer.write(out, article.path, _page(config, article, links))
-            if qr:
-                writer.submit(_write_qr, out, f"{article.path}.png", public_url(config, article))
-        done = iter(writer.wait())
-        for _, page, qr in work:
-            pages += page and next(done)
-            codes += qr and next(done)
-    return pages, codes, time.process_time() - started
+    return removed + prune(out, keep)
 
 
 def _page(config: Config, article: Article, mirrored: Mapping[str, str]) -> str:
@@ -216,10 +211,6 @@ def _page(config: Config, article: Article, mirrored: Mapping[str, str]) -> str:
         page_path=article.path,
     )
     return render_page(article, config.site, public_url=public_url(config, article), body_html=body)
-
-
-def _write_qr(out: Path, path: str, address: str) -> bool:
-    return write_if_changed(out, path, qr_png(address))
 
 
 def _remove_stale(out: Path, channel: str, slugs: set[str]) -> int:

@@ -80,21 +80,6 @@ def prune_images(root: Path, used: set[str]) -> list[str]:
     return removed
 
 
-def place_qr(root: Path, path: str, png: bytes | None, source: Path) -> bool:
-    """Write the QR code `root/path`: `png` when given, else the same file as `source` (the
-    Markdown page's QR code of the same address)."""
-    if png is not None:
-        return write_if_changed(root, path, png)
-    target = root / path
-    try:
-        if target.samefile(source):
-            return False
-    except FileNotFoundError:
-        pass
-    _link(source, target)
-    return True
-
-
 def _link(source: Path, target: Path) -> None:
     """Atomically replace `target` by a hard link to `source`, or a copy where links fail."""
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
+from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,8 +34,7 @@ from pathlib import Path
 from samizdat import __version__
 from samizdat.config import Config
 from samizdat.models import Article
-from samizdat.render.files import Writer, remove, write_if_changed
-from samizdat.render.pool import CHUNK, run_chunks, writer_threads
+from samizdat.render.files import Writer, listing, remove, write_if_changed
 from samizdat.render.qr import qr_png
 from samizdat.site import MANIFEST, SITE, assets, feeds, pages, search
 from samizdat.site.body import mirrored_image, site_body
@@ -91,10 +90,22 @@ def build_site(
     with those alone."""
     if live is None:
         live = {channel.id: store.articles(channel.id) for _, channel in config.channels()}
-    return _Build(config, live, bodies, site_url.rstrip("/"), hot).run(changed, search_since)
+    from samizdat.render.articles import write_articles
+
+    site = SiteBuild(config, live, bodies, site_url.rstrip("/"), hot)
+    flags = site.plan(changed, search_since)
+    write_articles(live, None, {}, site, flags, meanwhile=site.meanwhile)
+    return site.finish()
 
 
-class _Build:
+SiteFlags = dict[str, list[tuple[bool, bool]]]  # channel → per live article: (page, QR) to write
+
+
+class SiteBuild:
+    """One build of site/: `plan` says what to write of each article, `write` writes one
+    article's page and QR code (in worker processes for big builds: see `render.articles`),
+    `meanwhile` writes what does not depend on the article pages, `finish` the rest."""
+
     def __init__(
         self,
         config: Config,
@@ -123,55 +134,102 @@ class _Build:
             self.result.written.append(path)
         return changed
 
-    def run(
+    def plan(
         self, changed: set[tuple[str, str]] | None, search_since: set[tuple[str, str]] | None
-    ) -> SiteResult:
-        root, result = self.root, self.result
+    ) -> SiteFlags:
+        """Decide what this build writes: every page when `changed` is None or anything that
+        shapes every page changed (see `_digest`), else the pages of `changed`; QR codes that
+        are missing or whose address changed."""
+        root = self.root
         root.mkdir(parents=True, exist_ok=True)
-        digest = _digest(self.config, self.site_url, self.has_hot)
-        full = changed is None or self.manifest.get("digest") != digest
-        touched: set[tuple[str, str]] = set() if full or changed is None else changed
-        result.full = full
+        self.digest = _digest(self.config, self.site_url, self.has_hot)
+        full = changed is None or self.manifest.get("digest") != self.digest
+        self.touched = set() if full or changed is None else changed
+        self.search_since = search_since
+        self.result.full = full
         everything = [a for articles in self.live.values() for a in articles]
-        mirrored: dict[str, str] = {}
         for a in everything:
-            mirrored.setdefault(a.url, page_path(a))
-        qr_prefix = self.site_url or self.config.site.base_url
-        qr_stale = self.manifest.get("qr") != qr_prefix
-
-        self.mirrored = mirrored
+            self.mirrored.setdefault(a.url, page_path(a))
         self.own = {c: {a.url: page_path(a) for a in articles} for c, articles in self.live.items()}
-        tasks: list[_Task] = []
+        self.qr_prefix = self.site_url or self.config.site.base_url
+        qr_stale = self.manifest.get("qr") != self.qr_prefix
+        flags: SiteFlags = {}
         for channel_id, articles in self.live.items():
-            rendered = [a for a in articles if full or (a.channel, a.slug) in touched]
+            rendered = [a for a in articles if full or (a.channel, a.slug) in self.touched]
             self.bodies(rendered)
-            work = [(a, full or (a.channel, a.slug) in touched) for a in articles]
-            tasks += [
-                (channel_id, work[k : k + CHUNK], qr_stale) for k in range(0, len(work), CHUNK)
+            existing = set() if qr_stale else listing(root / "pages" / channel_id)
+            flags[channel_id] = [
+                (
+                    full or (a.channel, a.slug) in self.touched,
+                    f"{a.slug}.html.png" not in existing,
+                )
+                for a in articles
             ]
-        done, pooled = run_chunks(
-            _chunk,
-            tasks,
-            pages=sum(render for _, work, _ in tasks for _, render in work),
-            start=_start,
-            args=(self.config, self.site_url, self.common, mirrored, self.own),
-        )
-        for part, used in done:
-            result.pages += part.pages
-            result.qr_codes += part.qr_codes
-            result.images += part.images
-            result.written += part.written
-            result.worker_cpu += part.worker_cpu if pooled else 0.0
-            self.used_images |= used
+        return flags
+
+    def write(self, article: Article, render: bool, qr: bool, writer: Writer) -> list[str]:
+        """Submit the writes of an article's page and QR code (when asked for); the paths
+        submitted, in order, for `writer.wait()`'s results."""
+        path = page_path(article)
+        submitted = []
+        if render:
+            links = ChainMap(self.own[article.channel], self.mirrored)
+            writer.write(self.root, path, self.article_html(article, links))
+            submitted.append(path)
+        if qr:
+            writer.write(self.root, path + ".png", self.qr_code(article))
+            submitted.append(path + ".png")
+        return submitted
+
+    def write_all(
+        self, articles: list[Article], marks: list[tuple[bool, bool]], writer: Writer
+    ) -> tuple[SiteResult, set[str]]:
+        """`write` some articles, then wait for the writes: what was written, as a result of
+        its own, and the images the pages use."""
+        kept = self.result, self.used_images
+        self.result, self.used_images = SiteResult(), set()
+        try:
+            paths: list[str] = []
+            for article, (render, qr) in zip(articles, marks, strict=True):
+                paths += self.write(article, render, qr, writer)
+            for path, wrote in zip(paths, writer.wait(), strict=True):
+                if path.endswith(".png"):
+                    self.result.qr_codes += self.wrote(path, wrote)
+                else:
+                    self.result.pages += self.wrote(path, wrote)
+            return self.result, self.used_images
+        finally:
+            self.result, self.used_images = kept
+
+    def __getstate__(self) -> dict[str, object]:
+        """What a worker process gets: enough to write article pages, not the live articles
+        (each worker gets its own in its tasks) nor the store's body loader."""
+        state = self.__dict__.copy()
+        for name in ("live", "bodies", "hot", "manifest", "touched", "search_since"):
+            state.pop(name, None)
+        state["result"], state["used_images"] = SiteResult(), set()
+        return state
+
+    def merge(self, part: SiteResult, used: set[str]) -> None:
+        """Add what a worker process wrote."""
+        result = self.result
+        result.pages += part.pages
+        result.qr_codes += part.qr_codes
+        result.images += part.images
+        result.written += part.written
+        result.worker_cpu += part.worker_cpu
+        self.used_images |= used
+
+    def meanwhile(self) -> None:
+        """Channel pages and feeds, the home, hot and search pages, the sitemap, the search
+        index and the static files: none depends on the article pages, so they are written
+        while worker processes write those."""
+        full, touched, root, result = self.result.full, self.touched, self.root, self.result
         for channel_id, articles in self.live.items():
             if full or any(c == channel_id for c, _ in touched):
                 self.bodies(articles[: feeds.FEED_ENTRIES])
                 self.channel(channel_id, articles)
-        # After the writes: a page folder listed mid-write would show their temporary files.
-        for channel_id, articles in self.live.items():
-            for stale in _stale_pages(root, channel_id, {a.slug for a in articles}):
-                result.removed += self.wrote(stale, remove(root, stale))
-
+        everything = [a for articles in self.live.values() for a in articles]
         newest = sorted(everything, key=lambda a: a.published, reverse=True)
         self.bodies(newest[: feeds.FEED_ENTRIES])
         self.shared(newest)
@@ -186,14 +244,14 @@ class _Build:
             for a in reversed(newest)
         ]
         # The documents' records name their channel: a renamed channel rebuilds the index.
-        search_digest = hashlib.sha256(
+        self.search_digest = hashlib.sha256(
             json.dumps([search.VERSION, sorted(self.titles.items())], ensure_ascii=False).encode()
         ).hexdigest()[:16]
         search_changed: set[str] | None = None
         if not full:
             search_changed = {f"pages/{c}/{s}.html" for c, s in touched}
-        elif search_since is not None and self.manifest.get("search") == search_digest:
-            search_changed = {f"pages/{c}/{s}.html" for c, s in search_since}
+        elif self.search_since is not None and self.manifest.get("search") == self.search_digest:
+            search_changed = {f"pages/{c}/{s}.html" for c, s in self.search_since}
         by_path = {page_path(a): a for a in everything}
 
         def texts(wanted: Sequence[search.Doc]) -> list[str]:
@@ -204,41 +262,29 @@ class _Build:
         result.written += search.build_search(root, docs, search_changed, texts=texts)
         for path in assets.write_static(root):
             self.wrote(path, True)
-        if full:
+
+    def finish(self) -> SiteResult:
+        """After the article pages: what purged articles and channels left, and the manifest."""
+        root, result = self.root, self.result
+        # After the writes: a page folder listed mid-write would show their temporary files.
+        for channel_id, articles in self.live.items():
+            for stale in _stale_pages(root, channel_id, {a.slug for a in articles}):
+                result.removed += self.wrote(stale, remove(root, stale))
+        if result.full:
             for path in assets.prune_images(root, self.used_images):
                 result.removed += self.wrote(path, True)
             for path in _orphans(root, set(self.live)):
                 result.removed += self.wrote(path, remove(root, path))
-        state = {"digest": digest, "qr": qr_prefix, "hot": self.has_hot, "search": search_digest}
+        state = {
+            "digest": self.digest,
+            "qr": self.qr_prefix,
+            "hot": self.has_hot,
+            "search": self.search_digest,
+        }
         write_if_changed(root, MANIFEST, json.dumps(state, indent=1, sort_keys=True) + "\n")
         return result
 
-    def pages(self, task: _Task) -> tuple[SiteResult, set[str]]:
-        """Write the pages (those marked) and QR codes of some articles of one channel; what
-        was written, and the images the pages use."""
-        channel_id, work, qr_stale = task
-        links = self.mirrored | self.own[channel_id]
-        kept, self.result = self.result, SiteResult()
-        try:
-            with Writer(writer_threads()) as writer:
-                kinds = []  # what each submitted write is, to count them
-                for article, render in work:
-                    path = page_path(article)
-                    if render:
-                        writer.write(self.root, path, self.article_html(article, links))
-                        kinds.append(path)
-                    writer.submit(self.qr, article, qr_stale)
-                    kinds.append(path + ".png")
-                for path, wrote in zip(kinds, writer.wait(), strict=True):
-                    if path.endswith(".png"):
-                        self.result.qr_codes += self.wrote(path, wrote)
-                    else:
-                        self.result.pages += self.wrote(path, wrote)
-            return self.result, self.used_images
-        finally:
-            self.result = kept
-
-    def article_html(self, article: Article, links: dict[str, str]) -> str:
+    def article_html(self, article: Article, links: Mapping[str, str]) -> str:
         body = site_body(
             article.html,
             page_url=article.url,
@@ -274,17 +320,19 @@ class _Build:
         )
         return pages.article_page(self.common, view)
 
-    def qr(self, article: Article, stale: bool) -> bool:
-        path = page_path(article) + ".png"
+    def qr_code(self, article: Article) -> bytes:
+        """The PNG of the page's QR code.
+
+        When the site has no address of its own the share address is the Markdown page's,
+        whose QR code this build has already written: a copy of it, not a hard link, since the
+        Markdown render replaces its codes through a spare file (see `render.files`), which a
+        second link to the same inode would defeat."""
         if not self.site_url:
-            # The share address is the Markdown page's: its QR code is the same image.
-            markdown_png = self.output / f"{article.path}.png"
-            if markdown_png.is_file():
-                return assets.place_qr(self.root, path, None, markdown_png)
-        if not stale and (self.root / path).is_file():
-            return False
-        png = qr_png(share_address(self.config, article, self.site_url))
-        return assets.place_qr(self.root, path, png, Path())
+            try:
+                return (self.output / f"{article.path}.png").read_bytes()
+            except FileNotFoundError:
+                pass
+        return qr_png(share_address(self.config, article, self.site_url))
 
     def channel(self, channel_id: str, articles: list[Article]) -> None:
         root, result = self.root, self.result
@@ -358,32 +406,6 @@ class _Build:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-_Task = tuple[str, list[tuple[Article, bool]], bool]  # channel, (article, render?) …, QR stale
-_worker: _Build | None = None
-
-
-def _start(
-    config: Config,
-    site_url: str,
-    common: pages.Common,
-    mirrored: dict[str, str],
-    own: dict[str, dict[str, str]],
-) -> None:
-    """A worker's own _Build, which renders as the one in the main process would."""
-    global _worker
-    _worker = _Build(config, {}, None, site_url, None)
-    _worker.common, _worker.has_hot = common, common.has_hot
-    _worker.mirrored, _worker.own = mirrored, own
-
-
-def _chunk(task: _Task) -> tuple[SiteResult, set[str]]:
-    assert _worker is not None
-    started = time.process_time()
-    _worker.used_images = set()
-    part, used = _worker.pages(task)
-    part.worker_cpu = time.process_time() - started
-    return part, used
 
 
 class _ImageChecker(dict[str, bool]):
