@@ -618,6 +618,21 @@ def test_write_refuses_symlink_out_of_root(tmp_path: Path) -> None:
     assert not list(outside.iterdir())
 
 
+def test_write_refuses_a_file_link_out_of_root(tmp_path: Path) -> None:
+    root, outside = tmp_path / "out", tmp_path / "secret.txt"
+    (root / "pages").mkdir(parents=True)
+    outside.write_text("keep")
+    (root / "pages/x.md").symlink_to(outside)
+    with pytest.raises(ValueError):
+        write_if_changed(root, "pages/x.md", "x")
+    assert outside.read_text() == "keep"
+    # A link that stays inside the output is written through.
+    (root / "real.md").write_text("old")
+    (root / "pages/y.md").symlink_to(root / "real.md")
+    assert write_if_changed(root, "pages/y.md", "new") is True
+    assert (root / "real.md").read_text() == "new"
+
+
 def test_remove(tmp_path: Path) -> None:
     write_if_changed(tmp_path, "indexes/c-earlier.md", "x")
     assert remove(tmp_path, "indexes/c-earlier.md") is True

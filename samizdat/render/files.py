@@ -36,34 +36,38 @@ T = TypeVar("T")
 DEFAULT_MODE = 0o644
 
 
-# (resolved root, folder relative to it) → the folder's resolved path. Resolving a path costs a
-# system call per component, and a full build writes tens of thousands of files into a few
-# hundred folders. A folder is checked once per process: only a symbolic link put into the
-# output while samizdat runs could get past that, and nothing in samizdat makes links.
-_FOLDERS: dict[tuple[Path, str], Path] = {}
-_ROOTS: dict[Path, Path] = {}
+# (root, folder relative to it) → the folder's resolved path. Resolving a path costs a system
+# call per component, and a full build writes tens of thousands of files into a few hundred
+# folders. A folder is checked once per process: only a symbolic link put into the output
+# while samizdat runs could get past that, and nothing in samizdat makes links.
+_FOLDERS: dict[tuple[Path, str], tuple[Path, str]] = {}
 
 
-def _target(root: Path, relpath: str) -> Path:
-    """The path of `relpath` inside `root`; ValueError when it would land outside."""
-    if not relpath or Path(relpath).is_absolute():
-        raise ValueError(f"not a relative path inside the output: {relpath!r}")
-    base = _ROOTS.get(root)
-    if base is None:
-        base = _ROOTS[root] = root.resolve()
+def _target(root: Path, relpath: str) -> tuple[Path, str]:
+    """The resolved root, and the path of `relpath` inside it (its folder resolved); ValueError
+    when it would land outside."""
     folder, _, name = relpath.rpartition("/")
-    parent = _FOLDERS.get((base, folder))
-    if parent is None:
+    known = _FOLDERS.get((root, folder))
+    if known is None:
+        if not relpath or relpath.startswith("/"):
+            raise ValueError(f"not a relative path inside the output: {relpath!r}")
+        base = root.resolve()
         parent = (base / folder).resolve() if folder else base
         if parent != base and not parent.is_relative_to(base):
             raise ValueError(f"path escapes the output folder: {relpath!r}")
-        _FOLDERS[(base, folder)] = parent
-    target = parent / name
-    if name in ("", ".", "..") or target.is_symlink():
-        target = target.resolve()
-        if target == base or not target.is_relative_to(base):
-            raise ValueError(f"path escapes the output folder: {relpath!r}")
-    return target
+        known = _FOLDERS[(root, folder)] = (base, f"{parent}/")
+    if name in ("", ".", ".."):
+        raise ValueError(f"not a file inside the output: {relpath!r}")
+    base, parent = known
+    return base, parent + name
+
+
+def _follow(base: Path, target: str, relpath: str) -> str:
+    """Where a symbolic link at `target` leads, which must be inside `base`."""
+    resolved = Path(target).resolve()
+    if resolved == base or not resolved.is_relative_to(base):
+        raise ValueError(f"path escapes the output folder: {relpath!r}")
+    return str(resolved)
 
 
 def write_if_changed(
@@ -73,29 +77,54 @@ def write_if_changed(
     already holds exactly these bytes. `spares`: replace an existing file through this
     thread's spare file (see the module's doc)."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    target = _target(root, relpath)
+    base, target = _target(root, relpath)
     try:
-        with open(target, "rb") as handle:
-            status = os.fstat(handle.fileno())
-            # A file of another size cannot hold the same bytes: no need to read it.
-            if status.st_size == len(payload) and handle.read() == payload:
-                return False
-        mode = status.st_mode & 0o777
-        if spares is not None and status.st_nlink == 1 and spares.swap(root, target, payload, mode):
-            return True
+        # O_NOFOLLOW: a link is followed only once `_follow` has checked where it leads.
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
-        mode = DEFAULT_MODE
-    _replace(target, payload, mode)
+        _replace(target, payload, DEFAULT_MODE)
+        return True
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        target = _follow(base, target, relpath)
+        try:
+            fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            _replace(target, payload, DEFAULT_MODE)
+            return True
+    try:
+        status = os.fstat(fd)
+        # A file of another size cannot hold the same bytes: no need to read it.
+        if status.st_size == len(payload) and _read(fd, len(payload)) == payload:
+            return False
+    finally:
+        os.close(fd)
+    mode = status.st_mode & 0o777
+    if spares is None or status.st_nlink != 1 or not spares.swap(root, target, payload, mode):
+        _replace(target, payload, mode)
     return True
 
 
-def _replace(target: Path, payload: bytes, mode: int) -> None:
+def _read(fd: int, size: int) -> bytes:
+    chunks = []
+    while size > 0:
+        chunk = os.read(fd, size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _replace(target: str, payload: bytes, mode: int) -> None:
     """Write a new temporary file next to `target` and rename it over `target`."""
+    folder, _, name = target.rpartition("/")
     try:
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     except FileNotFoundError:  # a new folder (or one pruned when it emptied)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.makedirs(folder, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
@@ -122,7 +151,7 @@ class Spares:
         self._lock = threading.Lock()
         self.exchange = _exchange_function()
 
-    def swap(self, root: Path, target: Path, payload: bytes, mode: int) -> bool:
+    def swap(self, root: Path, target: str, payload: bytes, mode: int) -> bool:
         """Put `payload` in `target` by exchanging it with this thread's spare in `root`;
         False when the exchange is not available (the caller writes the file another way)."""
         if self.exchange is None:
@@ -136,14 +165,15 @@ class Spares:
             paths[root] = spare
         fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, DEFAULT_MODE)
         try:
-            with os.fdopen(fd, "wb", closefd=False) as handle:
-                handle.write(payload)
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
             os.ftruncate(fd, len(payload))  # the spare held the last file's (longer) bytes
             os.fchmod(fd, mode)
         finally:
             os.close(fd)
         try:
-            self.exchange(spare, str(target))
+            self.exchange(spare, target)
         except OSError as error:
             if error.errno not in _NO_EXCHANGE:
                 raise
@@ -209,9 +239,9 @@ def listing(folder: Path) -> set[str]:
 
 def remove(root: Path, relpath: str) -> bool:
     """Delete `root/relpath`; False when there was nothing to delete."""
-    target = _target(root, relpath)
+    _, target = _target(root, relpath)
     try:
-        target.unlink()
+        os.unlink(target)
     except FileNotFoundError:
         return False
     return True
