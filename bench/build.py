@@ -13,6 +13,9 @@ fresh process so that its peak memory is its own:
   incremental 20 new articles, as a cycle renders them
 
 and Hugo (Debian's `hugo`) building the same articles as Markdown pages with a minimal theme.
+After the cold build, `--rounds` rounds (default 3) each time Hugo, a full build, a base-URL
+build (alternating between two base URLs) and an incremental build, one after the other, so
+that a busy spell on this shared machine weighs on both; the medians are compared.
 The peak memory is the main process's: worker processes (children of multiprocessing's fork
 server, invisible to this process's rusage) held about 55 MB each when sampled with ps.
 Goals: full <= 1.0x Hugo, base URL <= 1.5x Hugo, incremental < 2 s, peak memory < 500 MB.
@@ -26,6 +29,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -234,8 +238,8 @@ def run_phase(root: Path, name: str, base_url: str) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def hugo(root: Path, count: int) -> float | None:
-    """Seconds for Hugo to build the same articles, or None without Hugo."""
+def hugo_site(root: Path) -> Path | None:
+    """A Hugo site of the same articles with a minimal theme, or None without Hugo."""
     if shutil.which("hugo") is None:
         return None
     site = root / "hugo"
@@ -265,19 +269,30 @@ def hugo(root: Path, count: int) -> float | None:
                 {"title": article.title, "date": article.published.isoformat()}, ensure_ascii=False
             )
             (folder / f"{article.slug}.md").write_text(f"{front}\n\n{body}\n", encoding="utf-8")
+    return site
+
+
+def hugo(site: Path) -> dict[str, float]:
+    """One Hugo build of the site into the public/ of the last one, as `hugo` rebuilds a site:
+    wall and CPU. (Deleting public/ first made every run slower than the one before here:
+    freeing and creating 20,000 files costs this disk more each time.)"""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(["hugo", "--quiet", "-s", str(site), "-d", str(site / "public")], check=True)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    print(f"hugo CPU {cpu:.2f} s")
-    return wall
+    return {"total": wall, "cpu": cpu}
+
+
+def median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds (medians printed)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
@@ -294,35 +309,56 @@ def main() -> None:
         fill(root, args.articles)
         print(f"store: {args.articles} articles in {time.perf_counter() - started:.1f} s")
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        hugo_s = hugo(root, args.articles)
-        base = "https://github.com/o/r/blob/master"
-        moved = "https://codeberg.org/o/r/src/branch/master"
-        cold = run_phase(root, "cold", base)
-        full = run_phase(root, "full", base)
-        relocated = run_phase(root, "full", moved)
-        fill(root, 20, first=args.articles)
-        incremental = run_phase(root, "incremental", moved)
+        site = hugo_site(root)
+        bases = ["https://github.com/o/r/blob/master", "https://codeberg.org/o/r/src/branch/master"]
+        cold = run_phase(root, "cold", bases[0])
+        if site is not None:
+            hugo(site)  # warm-up: writes public/, and fills the page cache with the content
+        # Rounds of every measurement, one after the other, so that a busy spell on this
+        # shared machine weighs on Hugo and samizdat alike; medians are compared.
+        runs: dict[str, list[dict[str, float]]] = {
+            "hugo": [], "full": [], "base URL": [], "incremental": []
+        }  # fmt: skip
+        base = bases[0]
+        for n in range(args.rounds):
+            if site is not None:
+                runs["hugo"].append(hugo(site))
+            runs["full"].append(run_phase(root, "full", base))
+            base = bases[(n + 1) % 2]
+            runs["base URL"].append(run_phase(root, "full", base))
+            fill(root, 20, first=args.articles + 20 * n)
+            runs["incremental"].append(run_phase(root, "incremental", base))
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        hugo_s = median(runs["hugo"], "total") if runs["hugo"] else None
 
-        def line(name: str, figures: dict[str, float], goal: str) -> None:
-            ratio = f"{figures['total'] / hugo_s:.2f}x Hugo" if hugo_s else "no Hugo"
+        def line(name: str, figures: list[dict[str, float]], goal: str) -> None:
+            total = median(figures, "total")
+            ratio = f"{total / hugo_s:.2f}x Hugo" if hugo_s else "no Hugo"
+            each = " ".join(f"{f['total']:.2f}" for f in figures)
             print(
-                f"{name:<12} {figures['total']:6.2f} s (load {figures['load']:.2f} s, "
-                f"write {figures['write']:.2f} s; CPU {figures['cpu']:.2f} s) = {ratio}; "
-                f"peak {figures['peak_mb']:.0f} MB; "
-                f"pages {figures['pages']}, QR {figures['qr']}   goal {goal}"
+                f"{name:<12} {total:6.2f} s = {ratio} (runs {each}; CPU "
+                f"{median(figures, 'cpu'):.2f} s; load {median(figures, 'load'):.2f} s); "
+                f"peak {max(f['peak_mb'] for f in figures):.0f} MB; "
+                f"pages {figures[-1]['pages']}, QR {figures[-1]['qr']}   goal {goal}"
             )
 
-        print(f"hugo         {hugo_s:6.2f} s" if hugo_s else "hugo         not installed")
-        line("cold", cold, "(first build: no goal)")
-        line("full", full, "<= 1.0x Hugo, < 500 MB")
-        line("base URL", relocated, "<= 1.5x Hugo")
-        line("incremental", incremental, "< 2 s")
-        site = root / "mirror" / "site" / "search"
-        size = sum(p.stat().st_size for p in site.rglob("*.json"))
-        shards = len(list((site / "s").glob("*.json")))
+        if runs["hugo"]:
+            each = " ".join(f"{f['total']:.2f}" for f in runs["hugo"])
+            print(
+                f"hugo         {hugo_s:6.2f} s (runs {each}; CPU {median(runs['hugo'], 'cpu'):.2f} s)"
+            )
+        else:
+            print("hugo         not installed")
+        line("cold", [cold], "(first build: no goal)")
+        line("full", runs["full"], "<= 1.0x Hugo, < 500 MB")
+        line("base URL", runs["base URL"], "<= 1.5x Hugo")
+        line("incremental", runs["incremental"], "< 2 s")
+        folder = root / "mirror" / "site" / "search"
+        size = sum(p.stat().st_size for p in folder.rglob("*.json"))
+        shards = list((folder / "s").glob("*.json"))
+        largest = max(p.stat().st_size for p in shards)
         print(
-            f"search index {size / 1e6:.1f} MB in {shards} shards (largest {max(p.stat().st_size for p in (site / 's').glob('*.json')) / 1e3:.0f} KB)"
+            f"search index {size / 1e6:.1f} MB in {len(shards)} shards (largest {largest / 1e3:.0f} KB)"
         )
     finally:
         if args.keep is None:

@@ -346,14 +346,20 @@ def _simple_markdown(html: str, root: str) -> str | None:
     converter = _converter(root)
     blocks = []
     for p in body:
-        if p.tag != "p" or (p.tail or "").strip():
+        if p.tag != "p" or (p.tail and p.tail.strip()):
             return None
-        text = _paragraph(converter, p)
-        if text is None:
-            return None
-        blocks.append(converter.convert_p(p, text, parent_tags=_PARENTS))
-    markdown = _collapse(blocks).strip("\n")
-    return _tidy_spaces(markdown).strip()
+        if len(p):
+            text = _paragraph(converter, p)
+            if text is None:
+                return None
+        else:  # text alone, the commonest paragraph: what _paragraph gives for it, directly
+            text = _text(p.text, first=True, last=True) if p.text else ""
+        # convert_p's block, "\n\n" + text + "\n\n", collapsed with its neighbours as
+        # markdownify does: joined by one blank line.
+        text = _trim_breaks(text)
+        if text:
+            blocks.append(text)
+    return _tidy_spaces("\n\n".join(blocks)).strip()
 
 
 def _paragraph(converter: _Converter, p: Any) -> str | None:
@@ -370,7 +376,7 @@ def _paragraph(converter: _Converter, p: Any) -> str | None:
     tags = _PARENTS | {"p"}
     for n, node in enumerate(nodes):
         if isinstance(node, str):
-            parts.append(_text(converter, node, tags, first=n == 0, last=n == last))
+            parts.append(_text(node, first=n == 0, last=n == last))
             continue
         inner = converter.escape(_ALL_WHITESPACE.sub(" ", node.text), tags) if node.text else ""
         convert = getattr(converter, f"convert_{node.tag}")
@@ -378,10 +384,13 @@ def _paragraph(converter: _Converter, p: Any) -> str | None:
     return _collapse(parts)
 
 
-def _text(converter: _Converter, raw: str, tags: frozenset[str], *, first: bool, last: bool) -> str:
+def _text(raw: str, *, first: bool, last: bool) -> str:
+    """A text node as `_Converter` converts it in a paragraph."""
     if not raw.strip() and (first or last):
         return ""  # markdownify skips whitespace at the edges of a block
-    text = converter.escape(_ALL_WHITESPACE.sub(" ", raw), tags)
+    if "\n" in raw or "\t" in raw or "\r" in raw or "  " in raw:  # else nothing to collapse
+        raw = _ALL_WHITESPACE.sub(" ", raw)
+    text = escape_text(raw)
     if first:
         text = text.lstrip(" \t\r\n")
     if last:

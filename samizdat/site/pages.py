@@ -154,7 +154,7 @@ def article_page(common: Common, view: ArticleView) -> str:
     if _CJK.search(sample) or not sample.strip():
         lang = ""
     else:
-        ascii_share = sum(c.isascii() for c in sample) / len(sample)
+        ascii_share = len(sample.encode("ascii", "ignore")) / len(sample)
         lang = "en" if ascii_share > 0.9 else "und"
     return _render(
         "article.html",
