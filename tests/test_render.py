@@ -568,6 +568,24 @@ def test_writer_replaces_files_through_one_spare(tmp_path: Path) -> None:
     assert sorted(p.name for p in first.parent.iterdir()) == ["1.md", "2.md", "3.md"]
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="renameat2 is Linux's")
+def test_spares_are_never_shrunk_across_a_block(tmp_path: Path) -> None:
+    # Freeing blocks costs as much as a new inode: a page of one block is not written into a
+    # spare that holds three; another spare takes it.
+    block = os.statvfs(tmp_path).f_bsize
+    (tmp_path / "big.md").write_bytes(b"b" * (3 * block))
+    (tmp_path / "small.md").write_bytes(b"s" * 10)
+    spares = Spares()
+    assert write_if_changed(tmp_path, "big.md", b"B" * 100, spares) is True
+    assert [p.stat().st_size for p in _spares(tmp_path)] == [3 * block]  # the old big page
+    assert write_if_changed(tmp_path, "small.md", b"S" * 20, spares) is True
+    assert sorted(p.stat().st_size for p in _spares(tmp_path)) == [10, 3 * block]
+    assert (tmp_path / "big.md").read_bytes() == b"B" * 100
+    assert (tmp_path / "small.md").read_bytes() == b"S" * 20
+    spares.release()
+    assert _spares(tmp_path) == []
+
+
 def test_writes_without_exchange_fall_back_to_new_files(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("old\n")
     spares = Spares()

@@ -3,6 +3,8 @@ back the way a browser, a feed reader and a crawler would."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 import zlib
@@ -486,8 +488,13 @@ def test_worker_processes_write_the_same_files(
         config = make_config(tmp_path / name)
         with Store(config.site.state) as store:
             fill(config, store)
+            build(config, store, full=True)
+            # A new base URL: every page and QR code is replaced, through spare files.
+            moved = dataclasses.replace(config.site, base_url="https://elsewhere.example/m")
+            config = dataclasses.replace(config, site=moved)
             results.append(build(config, store, full=True))
         trees.append(_tree(config.site.output))
+        assert not [p for p in trees[-1] if "spare" in p]  # each process removed its spares
     one, pool = results
     assert pool.worker_cpu > 0 and one.worker_cpu == 0  # the workers did run
     assert (pool.pages, pool.qr_codes) == (one.pages, one.qr_codes) == (58, 58)

@@ -10,13 +10,15 @@ what needs no article page (indexes, feeds, search) is written by this process m
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.util
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from samizdat.models import Article
-from samizdat.render.files import Writer
+from samizdat.render.files import Spares, Writer
 from samizdat.render.pool import CHUNK, run_chunks, writer_threads
 
 if TYPE_CHECKING:
@@ -57,14 +59,18 @@ def write_articles(
         for k in range(0, len(work), CHUNK):
             block = work[k : k + CHUNK]
             tasks.append(([a for a, _ in block], [marks for _, marks in block]))
-    done, pooled = run_chunks(
-        _chunk,
-        tasks,
-        pages=sum(len(articles) for articles, _ in tasks),
-        start=_start,
-        args=(markdown, site),
-        meanwhile=meanwhile,
-    )
+    try:
+        done, pooled = run_chunks(
+            _chunk,
+            tasks,
+            pages=sum(len(articles) for articles, _ in tasks),
+            start=_start,
+            args=(markdown, site),
+            meanwhile=meanwhile,
+        )
+    finally:
+        if _context is not None:  # set when this process did the work
+            _context[2].release()
     written = Written()
     for part in done:
         written.pages += part.pages
@@ -78,22 +84,27 @@ def write_articles(
     return written
 
 
-# The two outputs' writers, set once in each worker (and in this process without workers).
-_context: tuple[MarkdownPages | None, SiteBuild | None] | None = None
+# The two outputs' writers and the spare files their writes go through (kept from one task to
+# the next), set once in each worker (and in this process without workers).
+_context: tuple[MarkdownPages | None, SiteBuild | None, Spares] | None = None
 
 
 def _start(markdown: MarkdownPages | None, site: SiteBuild | None) -> None:
     global _context
-    _context = (markdown, site)
+    spares = Spares()
+    _context = (markdown, site, spares)
+    if multiprocessing.parent_process() is not None:
+        # A worker's last act, when the pool shuts down: remove its spares.
+        multiprocessing.util.Finalize(None, spares.release, exitpriority=10)
 
 
 def _chunk(task: Task) -> Written:
     assert _context is not None
     started = time.process_time()
-    markdown, site = _context
+    markdown, site, spares = _context
     articles, marks = task
     part = Written()
-    with Writer(writer_threads()) as writer:
+    with Writer(writer_threads(), spares=spares) as writer:
         if markdown is not None:
             paths: list[str] = []
             for article, (page, qr, _, _) in zip(articles, marks, strict=True):
