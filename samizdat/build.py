@@ -102,7 +102,7 @@ def build(
     pages = sum(store.counts().values()) if changed is None else len(changed)
     if workers_for(pages) > 1:
         pool_context()  # the worker processes' server boots while the articles load
-    live, bodies = load_live(config, store, changed)
+    live, bodies = load_live(config, store)
     markdown, markdown_flags = plan_markdown(
         config, live, changed, store.get_meta("render.qr_base"), early=early
     )
@@ -133,7 +133,15 @@ def build(
         site.meanwhile()
 
     clock = time.perf_counter()
-    written = write_articles(live, markdown, markdown_flags, site, site_flags, meanwhile=meanwhile)
+    written = write_articles(
+        live,
+        markdown,
+        markdown_flags,
+        site,
+        site_flags,
+        state=config.site.state,
+        meanwhile=meanwhile,
+    )
     result.pages, result.qr_codes = written.pages, written.qr_codes
     result.worker_cpu = written.worker_cpu
     result.removed = remove_purged(config, live)

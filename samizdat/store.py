@@ -302,13 +302,23 @@ class Store:
         )
         return [self._article(r) for r in rows]
 
-    def body(self, channel: str, slug: str) -> tuple[str, str] | None:
-        """(html, text) of a live article."""
-        row = self.db.execute(
-            "SELECT html, text FROM articles WHERE channel = ? AND slug = ? AND purged = 0",
-            (channel, slug),
-        ).fetchone()
-        return (row[0], row[1]) if row else None
+    def load_bodies(self, articles: Iterable[Article]) -> None:
+        """Fill in `html` and `text` of articles read by `headers()` (those purged since keep
+        what they have), a query per channel and 500 articles."""
+        wanted: dict[str, dict[str, Article]] = {}
+        for article in articles:
+            wanted.setdefault(article.channel, {})[article.slug] = article
+        for channel, by_slug in wanted.items():
+            slugs = list(by_slug)
+            for k in range(0, len(slugs), 500):
+                part = slugs[k : k + 500]
+                rows = self.db.execute(
+                    "SELECT slug, html, text FROM articles WHERE purged = 0 AND channel = ?"
+                    f" AND slug IN ({','.join('?' * len(part))})",
+                    (channel, *part),
+                )
+                for slug, html, text in rows:
+                    by_slug[slug].html, by_slug[slug].text = html, text
 
     def article(self, channel: str, slug: str) -> Article | None:
         row = self.db.execute(

@@ -4,7 +4,6 @@ back the way a browser, a feed reader and a crawler would."""
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import os
 import zlib

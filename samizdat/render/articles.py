@@ -15,11 +15,13 @@ import multiprocessing.util
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from samizdat.models import Article
 from samizdat.render.files import Spares, Writer
 from samizdat.render.pool import CHUNK, run_chunks, writer_threads
+from samizdat.store import Store
 
 if TYPE_CHECKING:
     from samizdat.render.tree import Flags, MarkdownPages
@@ -46,10 +48,12 @@ def write_articles(
     site: SiteBuild | None,
     site_flags: SiteFlags,
     *,
+    state: Path,
     meanwhile: Callable[[], None] | None = None,
 ) -> Written:
     """Write what the flags ask for (a channel missing from a flag map: nothing of that
-    output), over worker processes for big builds, running `meanwhile` in this process."""
+    output), over worker processes for big builds, running `meanwhile` in this process.
+    Articles without their bodies get them from the store at `state`."""
     tasks: list[Task] = []
     nothing = (False, False)
     for channel, articles in live.items():
@@ -65,12 +69,12 @@ def write_articles(
             tasks,
             pages=sum(len(articles) for articles, _ in tasks),
             start=_start,
-            args=(markdown, site),
+            args=(markdown, site, state),
             meanwhile=meanwhile,
         )
     finally:
         if _context is not None:  # set when this process did the work
-            _context[2].release()
+            _context.close()
     written = Written()
     for part in done:
         written.pages += part.pages
@@ -84,27 +88,52 @@ def write_articles(
     return written
 
 
-# The two outputs' writers and the spare files their writes go through (kept from one task to
-# the next), set once in each worker (and in this process without workers).
-_context: tuple[MarkdownPages | None, SiteBuild | None, Spares] | None = None
+@dataclass
+class _Context:
+    """What every task needs, set once in each worker (and in this process without workers):
+    the two outputs' writers, the spare files their writes go through (kept from one task to
+    the next), and the store, from which each task reads its articles' bodies (cheaper than
+    sending them: a full build's bodies pickle to 75 MB)."""
+
+    markdown: MarkdownPages | None
+    site: SiteBuild | None
+    spares: Spares
+    state: Path
+    store: Store | None = None
+
+    def bodies(self, articles: list[Article]) -> None:
+        missing = [a for a in articles if not a.text]
+        if missing:
+            if self.store is None:
+                self.store = Store(self.state)
+            self.store.load_bodies(missing)
+
+    def close(self) -> None:
+        self.spares.release()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
 
 
-def _start(markdown: MarkdownPages | None, site: SiteBuild | None) -> None:
+_context: _Context | None = None
+
+
+def _start(markdown: MarkdownPages | None, site: SiteBuild | None, state: Path) -> None:
     global _context
-    spares = Spares()
-    _context = (markdown, site, spares)
+    _context = _Context(markdown, site, Spares(), state)
     if multiprocessing.parent_process() is not None:
         # A worker's last act, when the pool shuts down: remove its spares.
-        multiprocessing.util.Finalize(None, spares.release, exitpriority=10)
+        multiprocessing.util.Finalize(None, _context.close, exitpriority=10)
 
 
 def _chunk(task: Task) -> Written:
     assert _context is not None
     started = time.process_time()
-    markdown, site, spares = _context
+    markdown, site = _context.markdown, _context.site
     articles, marks = task
+    _context.bodies(articles)
     part = Written()
-    with Writer(writer_threads(), spares=spares) as writer:
+    with Writer(writer_threads(), spares=_context.spares) as writer:
         if markdown is not None:
             paths: list[str] = []
             for article, (page, qr, _, _) in zip(articles, marks, strict=True):

@@ -34,42 +34,24 @@ class Bodies:
     """Fills in `html` and `text` of articles read without them (`Store.headers`), once each:
     a cycle that adds 20 articles to a mirror of 10,000 reads 20 bodies, not 10,000."""
 
-    def __init__(self, store: Store, loaded: bool) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.all_loaded = loaded
         self.loaded: set[tuple[str, str]] = set()
 
     def __call__(self, articles: Iterable[Article]) -> None:
-        if self.all_loaded:
-            return
-        for article in articles:
-            key = (article.channel, article.slug)
-            if key in self.loaded:
-                continue
-            body = self.store.body(*key)
-            if body is not None:
-                article.html, article.text = body
-            self.loaded.add(key)
+        wanted = [a for a in articles if (a.channel, a.slug) not in self.loaded]
+        self.store.load_bodies(wanted)
+        self.loaded.update((a.channel, a.slug) for a in wanted)
 
 
-def load_live(
-    config: Config, store: Store, changed: set[tuple[str, str]] | None
-) -> tuple[dict[str, list[Article]], Bodies]:
-    """Live articles per configured channel, newest first: whole for a full render (`changed`
-    None), else without bodies but for those in `changed`."""
-    ids = [channel.id for _, channel in config.channels()]
-    if changed is None:
-        everything = store.articles()
-        bodies = Bodies(store, loaded=True)
-    else:
-        everything = store.headers()
-        bodies = Bodies(store, loaded=False)
-        bodies([a for a in everything if (a.channel, a.slug) in changed])
-    live: dict[str, list[Article]] = {channel: [] for channel in ids}
-    for article in everything:
+def load_live(config: Config, store: Store) -> tuple[dict[str, list[Article]], Bodies]:
+    """Live articles per configured channel, newest first, without their bodies: the pages
+    written load theirs (`render.articles`), the rest what it needs through `Bodies`."""
+    live: dict[str, list[Article]] = {channel.id: [] for _, channel in config.channels()}
+    for article in store.headers():
         if article.channel in live:
             live[article.channel].append(article)
-    return live, bodies
+    return live, Bodies(store)
 
 
 class EarlyPages:

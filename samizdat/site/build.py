@@ -94,7 +94,7 @@ def build_site(
 
     site = SiteBuild(config, live, bodies, site_url.rstrip("/"), hot)
     flags = site.plan(changed, search_since)
-    write_articles(live, None, {}, site, flags, meanwhile=site.meanwhile)
+    write_articles(live, None, {}, site, flags, state=config.site.state, meanwhile=site.meanwhile)
     return site.finish()
 
 
@@ -155,8 +155,6 @@ class SiteBuild:
         qr_stale = self.manifest.get("qr") != self.qr_prefix
         flags: SiteFlags = {}
         for channel_id, articles in self.live.items():
-            rendered = [a for a in articles if full or (a.channel, a.slug) in self.touched]
-            self.bodies(rendered)
             existing = set() if qr_stale else listing(root / "pages" / channel_id)
             flags[channel_id] = [
                 (
