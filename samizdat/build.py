@@ -38,6 +38,7 @@ class BuildResult:
     write_seconds: float = 0.0  # wall time of the article pass (with indexes, feeds, search)
     site_pages: int = 0  # pages of site/ written
     worker_cpu: float = 0.0  # CPU seconds spent in worker processes (not in this one's rusage)
+    worker_peak_kib: int = 0  # the largest peak resident size of a worker process
 
 
 def epoch(config: Config) -> str:
@@ -143,7 +144,7 @@ def build(
         meanwhile=meanwhile,
     )
     result.pages, result.qr_codes = written.pages, written.qr_codes
-    result.worker_cpu = written.worker_cpu
+    result.worker_cpu, result.worker_peak_kib = written.worker_cpu, written.worker_peak_kib
     result.removed = remove_purged(config, live)
     result.site_pages = site.finish().pages
     result.write_seconds = time.perf_counter() - clock

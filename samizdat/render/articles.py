@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.util
+import resource
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class Written:
     pages: int = 0
     qr_codes: int = 0
     worker_cpu: float = 0.0  # CPU seconds of worker processes (not in this one's rusage)
+    worker_peak_kib: int = 0  # the largest peak resident size of a worker process
     site: list[tuple[SiteResult, set[str]]] = field(default_factory=list)
 
 
@@ -82,6 +84,7 @@ def write_articles(
         written.site += part.site
         if pooled:
             written.worker_cpu += part.worker_cpu
+            written.worker_peak_kib = max(written.worker_peak_kib, part.worker_peak_kib)
     if site is not None:
         for result, used in written.site:
             site.merge(result, used)
@@ -146,4 +149,5 @@ def _chunk(task: Task) -> Written:
         if site is not None:
             part.site.append(site.write_all(articles, [m[2:] for m in marks], writer))
     part.worker_cpu = time.process_time() - started
+    part.worker_peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return part
