@@ -574,3 +574,20 @@ print("pages", result.pages, "qr", result.qr_codes)
     assert "pages 58 qr 58" in run.stdout
     assert "rendering in one process" in run.stderr
     assert (tmp_path / "mirror" / "site" / "pages" / "china" / "n3.html").is_file()
+
+
+def test_feed_drops_characters_xml_forbids() -> None:
+    from samizdat.site.feeds import Entry, atom_feed
+
+    when = datetime(2023, 5, 1, tzinfo=UTC)
+    entry = Entry("pages/c/a.html", "标题\x01\x0b 新闻\t一", when, "摘要\x1f。\n第二行", "c/a")
+    xml = atom_feed(
+        title="频道\x00", path="feeds/c.xml", entries=[entry], site_url="", updated=when
+    )
+    feed = lxml.etree.fromstring(xml)  # well-formed XML 1.0
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert feed.findtext("a:title", namespaces=ns) == "频道"
+    assert feed.findtext("a:entry/a:title", namespaces=ns) == "标题 新闻\t一"
+    assert (
+        feed.findtext("a:entry/a:summary", namespaces=ns) == "摘要 。 第二行"
+    )  # \x1f is a space to split()

@@ -8,6 +8,7 @@ locations are relative paths and search engines need the owner to set it.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,8 +76,10 @@ def sitemap(paths: Sequence[str], *, site_url: str) -> bytes:
 
 def _text(parent: etree._Element, tag: str, text: str, *, ns: str = ATOM) -> None:
     # XML 1.0 forbids most control characters; a source title may hold them.
-    clean = "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20)
-    etree.SubElement(parent, f"{{{ns}}}{tag}").text = clean
+    etree.SubElement(parent, f"{{{ns}}}{tag}").text = _CONTROL.sub("", text)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _urn(key: str) -> str:
