@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import sys
 import tempfile
 import threading
@@ -79,27 +80,16 @@ def write_if_changed(
     payload = data.encode("utf-8") if isinstance(data, str) else data
     base, target = _target(root, relpath)
     try:
-        # O_NOFOLLOW: a link is followed only once `_follow` has checked where it leads.
-        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        status = os.lstat(target)
+        if stat.S_ISLNK(status.st_mode):  # followed only once `_follow` checked where it leads
+            target = _follow(base, target, relpath)
+            status = os.stat(target)
     except FileNotFoundError:
         _replace(target, payload, DEFAULT_MODE)
         return True
-    except OSError as error:
-        if error.errno != errno.ELOOP:
-            raise
-        target = _follow(base, target, relpath)
-        try:
-            fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            _replace(target, payload, DEFAULT_MODE)
-            return True
-    try:
-        status = os.fstat(fd)
-        # A file of another size cannot hold the same bytes: no need to read it.
-        if status.st_size == len(payload) and _read(fd, len(payload)) == payload:
-            return False
-    finally:
-        os.close(fd)
+    # A file of another size cannot hold the same bytes: no need to read it.
+    if status.st_size == len(payload) and _holds(target, payload):
+        return False
     mode = status.st_mode & 0o777
     if (
         spares is None
@@ -108,6 +98,18 @@ def write_if_changed(
     ):
         _replace(target, payload, mode)
     return True
+
+
+def _holds(path: str, payload: bytes) -> bool:
+    """Whether the file holds exactly `payload` (whose length is the file's)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        return _read(fd, len(payload) + 1) == payload  # + 1: a file grown since is not equal
+    finally:
+        os.close(fd)
 
 
 def _read(fd: int, size: int) -> bytes:
@@ -169,7 +171,7 @@ class Spares:
         if self.exchange is None:
             return False
         pools: dict[Path, list[list[Any]]] = self._local.__dict__.setdefault("pools", {})
-        pool = pools.setdefault(root, [])  # [path, size] of each of this thread's spares
+        pool = pools.setdefault(root, [])  # [path, size, mode] of each of this thread's spares
         block = old.st_blksize or 4096
         need = -(-len(payload) // block)
         fits = [entry for entry in pool if -(-entry[1] // block) <= need]
@@ -177,7 +179,7 @@ class Spares:
             spare = max(fits, key=lambda entry: entry[1])
         elif len(pool) < self.MAX_SPARES:
             with self._lock:
-                spare = [f"{root}/{SPARE_PREFIX}{os.getpid()}-{len(self._all)}.tmp", 0]
+                spare = [f"{root}/{SPARE_PREFIX}{os.getpid()}-{len(self._all)}.tmp", 0, -1]
                 self._all.append(spare[0])
             pool.append(spare)
         else:
@@ -189,18 +191,19 @@ class Spares:
                 view = view[os.write(fd, view) :]
             if spare[1] > len(payload):
                 os.ftruncate(fd, len(payload))  # the spare held a longer file's bytes
-            os.fchmod(fd, mode)
+            if spare[2] != mode:
+                os.fchmod(fd, mode)
         finally:
             os.close(fd)
         try:
             self.exchange(spare[0], target)
         except OSError as error:
-            spare[1] = len(payload)
+            spare[1], spare[2] = len(payload), mode
             if error.errno not in _NO_EXCHANGE:
                 raise
             self.exchange = None  # this file system cannot: new files from now on
             return False
-        spare[1] = old.st_size
+        spare[1], spare[2] = old.st_size, old.st_mode & 0o777  # the old file's, now the spare's
         return True
 
     def release(self) -> None:
