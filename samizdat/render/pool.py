@@ -78,7 +78,7 @@ def run_chunks(
                     pending()
                     pending = None  # done: not again if the workers fail after all
                 return list(results), True
-        except BrokenProcessPool as error:
+        except (BrokenProcessPool, BrokenPipeError) as error:  # (a pipe: when run from stdin)
             log.warning("rendering in one process: the worker processes failed (%s)", error)
     start(*args)
     done = [work(task) for task in tasks]
