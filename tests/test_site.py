@@ -591,3 +591,51 @@ def test_feed_drops_characters_xml_forbids() -> None:
     assert (
         feed.findtext("a:entry/a:summary", namespaces=ns) == "摘要 。 第二行"
     )  # \x1f is a space to split()
+
+
+def test_navigation_maps_the_menu_to_site_pages() -> None:
+    from samizdat.site.pages import NavLink, navigation
+
+    menu = [
+        ("首页", "README.md"),
+        ("大陆", "/indexes/china.md"),
+        ("更早", "./indexes/china-earlier.md"),  # the same channel page: once
+        ("一篇", "pages/china/n3.md"),
+        ("热门", "hot.md"),
+        ("外站", "https://example.org/about"),
+        ("图片", "images/ab/x.jpg"),  # no page in the site
+        ("脚本", "javascript:alert(1)"),
+        ("上层", "../secret.md"),
+    ]
+    assert navigation(menu, has_hot=True) == (
+        NavLink("首页", "index.html"),
+        NavLink("大陆", "indexes/china.html"),
+        NavLink("一篇", "pages/china/n3.html"),
+        NavLink("热门", "hot.html"),
+        NavLink("外站", "https://example.org/about", local=False),
+        NavLink("搜索", "search.html"),
+    )
+    # No hot page yet: no link to it, even from the menu. No menu: home, then search.
+    assert [link.href for link in navigation(menu, has_hot=False)][3:] == [
+        "https://example.org/about",
+        "search.html",
+    ]
+    assert [link.href for link in navigation([], has_hot=False)] == ["index.html", "search.html"]
+
+
+def test_site_pages_show_the_menu(tmp_path: Path) -> None:
+    from samizdat.config import MenuLink
+
+    config = make_config(tmp_path)
+    menu = (MenuLink("首页", "README.md"), MenuLink("世界", "indexes/world.md"))
+    config = dataclasses.replace(config, site=dataclasses.replace(config.site, menu=menu))
+    with Store(config.site.state) as store:
+        fill(config, store)
+        build(config, store, full=True)
+    site = config.site.output / "site"
+    for page in ("index.html", "indexes/china.html", "pages/china/n3.html"):
+        nav = tree(site / page).find(".//header/nav")
+        links = [(a.text, a.get("href")) for a in nav.iter("a")]
+        assert [text for text, _ in links] == ["首页", "世界", "搜索"], page
+        for _, href in links:  # relative, and each leads to a page of the site
+            assert (site / page).parent.joinpath(href).resolve().is_file(), (page, href)

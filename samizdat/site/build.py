@@ -119,7 +119,12 @@ class SiteBuild:
         self.root = self.output / SITE
         self.manifest = _load_manifest(self.root)
         self.has_hot = hot is not None or bool(self.manifest.get("hot"))
-        self.common = pages.Common(config.site.title, assets.asset_version(), self.has_hot)
+        self.common = pages.Common(
+            config.site.title,
+            assets.asset_version(),
+            self.has_hot,
+            pages.navigation([(m.title, m.url) for m in config.site.menu], self.has_hot),
+        )
         self.live = live
         self.bodies = bodies or (lambda _articles: None)
         self.titles = {c.id: (s.title, c.title) for s, c in config.channels()}
@@ -487,6 +492,7 @@ def _digest(config: Config, site_url: str, has_hot: bool) -> str:
         "blocked": sorted(config.blocked),
         "channels": [(s.id, s.title, c.id, c.title) for s, c in config.channels()],
         "hot": has_hot,
+        "menu": [(m.title, m.url) for m in config.site.menu],
         "page_size": pages.PAGE_SIZE,
     }
     return hashlib.sha256(json.dumps(shape, ensure_ascii=False).encode()).hexdigest()[:16]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from urllib.parse import unquote, urlsplit
 
 import jinja2
 
@@ -39,11 +40,62 @@ def environment() -> jinja2.Environment:
 
 @dataclass(frozen=True, slots=True)
 class Common:
-    """What every page shows: the site's title, the asset version, whether a hot page exists."""
+    """What every page shows: the site's title, the asset version, whether a hot page exists,
+    and the navigation links (`navigation`)."""
 
     site_title: str
     version: str
     has_hot: bool
+    nav: tuple[NavLink, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NavLink:
+    title: str
+    href: str  # relative to site/ when `local`, else an absolute http(s) address
+    local: bool = True
+
+
+def navigation(menu: Sequence[tuple[str, str]], has_hot: bool) -> tuple[NavLink, ...]:
+    """The links at the top of every page: `site.menu`, else the home page; then the hot page
+    (when there is one) and search, unless the menu already has them.
+
+    Menu URLs name Markdown files of the output, relative to its root: each becomes the site's
+    page of the same thing (`README.md` the home page, a channel's index or earlier index its
+    first page, `X.md` `X.html`). Absolute http(s) addresses stay; anything else (an image, a
+    folder) has no page here and is left out, as is a second link to the same page."""
+    links: list[NavLink] = []
+    for title, url in menu:
+        address = url.strip()
+        parts = urlsplit(address)
+        if parts.scheme or parts.netloc:
+            if parts.scheme.lower() in ("http", "https") and parts.netloc:
+                links.append(NavLink(title, address, local=False))
+            continue
+        path = unquote(parts.path).lstrip("/")
+        while path.startswith("./"):
+            path = path[2:]
+        if not path.endswith(".md") or ".." in path.split("/"):
+            continue
+        if path == "README.md":
+            href = "index.html"
+        elif path.startswith("indexes/"):
+            channel = path.removeprefix("indexes/").removesuffix(".md").removesuffix("-earlier")
+            href = index_name(channel, 1)
+        else:
+            href = path.removesuffix(".md") + ".html"
+        links.append(NavLink(title, href))
+    if not links:
+        links.append(NavLink("首页", "index.html"))
+    if has_hot:
+        links.append(NavLink("热门", "hot.html"))
+    links.append(NavLink("搜索", "search.html"))
+    unique: dict[str, NavLink] = {}
+    for link in links:
+        if link.href == "hot.html" and not has_hot:
+            continue  # no hot page yet: the counter has not sent a hot list
+        unique.setdefault(link.href, link)
+    return tuple(unique.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +124,7 @@ def _render(name: str, common: Common, root: str, **context: object) -> str:
         site_title=common.site_title,
         version=common.version,
         has_hot=common.has_hot,
+        nav=common.nav,
         root=root,
         **context,
     )
