@@ -359,8 +359,8 @@ def main() -> None:
         line("base URL", runs["base URL"], "<= 1.5x Hugo")
         line("incremental", runs["incremental"], "< 2 s")
         folder = root / "mirror" / "site" / "search"
-        size = sum(p.stat().st_size for p in folder.rglob("*.json"))
-        shards = list((folder / "s").glob("*.json"))
+        size = sum(p.stat().st_size for p in folder.rglob("*.js"))
+        shards = list((folder / "s").glob("*.js"))
         largest = max(p.stat().st_size for p in shards)
         print(
             f"search index {size / 1e6:.1f} MB in {len(shards)} shards (largest {largest / 1e3:.0f} KB)"

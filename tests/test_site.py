@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import feedparser
@@ -151,7 +153,7 @@ def test_layout(built: tuple[Config, Store, Path]) -> None:
         "pages/world/w1.html",
         "hot.html",
         "search.html",
-        "search/meta.json",
+        "search/meta.js",
         "feed.xml",
         "feeds/china.xml",
         "feeds/world.xml",
@@ -309,20 +311,27 @@ def test_feeds_and_sitemap(built: tuple[Config, Store, Path]) -> None:
     assert all((site / loc).is_file() for loc in locs)
 
 
+def index_file(site: Path, name: str) -> Any:
+    """The value an index script hands to search.js: `samizdatSearch("<name>", <JSON>);`."""
+    text = (site / "search" / f"{name}.js").read_text("utf-8")
+    match = re.fullmatch(r'samizdatSearch\("([^"]+)",(.*)\);\n', text, re.DOTALL)
+    assert match and match.group(1) == name, text[:80]
+    return json.loads(match.group(2))
+
+
 def search(site: Path, query: str) -> list[str]:
     """What search.js does, in Python: AND of the query's terms, newest first, live docs only."""
-    meta = json.loads((site / "search/meta.json").read_text())
+    meta = index_file(site, "meta")
     hits: set[int] | None = None
     for term in tokens(query):
         crc = zlib.crc32(term.encode())
         ids: set[int] = set()
         for folder, count in (("s", meta["shards"]), ("r", meta["recent"])):
-            shard_file = site / "search" / folder / f"{crc % count}.json"
-            ids |= set(accumulate(json.loads(shard_file.read_text()).get(term, [])))
+            ids |= set(accumulate(index_file(site, f"{folder}/{crc % count}").get(term, [])))
         hits = ids if hits is None else hits & ids
     found = []
     for i in sorted(hits or (), reverse=True):
-        chunk = json.loads((site / "search/d" / f"{i // meta['chunk']}.json").read_text())
+        chunk = index_file(site, f"d/{i // meta['chunk']}")
         if chunk[i % meta["chunk"]]:
             found.append(chunk[i % meta["chunk"]][0])
     return found
@@ -518,21 +527,20 @@ def test_search_recent_shards_merge_into_the_main_ones(
 
     docs = [doc(n) for n in range(10)]
     index.build_search(site, docs, None)
-    recent = site / "search" / "r"
-    assert all(json.loads((recent / f"{n}.json").read_text()) == {} for n in range(16))
+    assert all(index_file(site, f"r/{n}") == {} for n in range(16))
     for n in range(10, 14):  # under the limit: only recent shards, chunks and meta change
         docs.append(doc(n))
         written = index.build_search(site, docs, {docs[-1].path})
         assert not any(w.startswith("search/s/") for w in written)
-    meta = json.loads((site / "search/meta.json").read_text())
+    meta = index_file(site, "meta")
     assert meta["base"] == 10 and meta["docs"] == 14
     assert search(site, "芯片") == [f"pages/c/n{n}.html" for n in (13, 11, 9, 7, 5, 3, 1)]
     docs += [doc(14), doc(15)]  # past the limit: merged
     written = index.build_search(site, docs, {d.path for d in docs[-2:]})
     assert any(w.startswith("search/s/") for w in written)
-    meta = json.loads((site / "search/meta.json").read_text())
+    meta = index_file(site, "meta")
     assert meta["base"] == meta["docs"] == 16
-    assert all(json.loads((recent / f"{n}.json").read_text()) == {} for n in range(16))
+    assert all(index_file(site, f"r/{n}") == {} for n in range(16))
     assert search(site, "芯片") == [f"pages/c/n{n}.html" for n in (15, 13, 11, 9, 7, 5, 3, 1)]
     assert search(site, "台风") == [f"pages/c/n{n}.html" for n in range(15, -1, -1)]
 

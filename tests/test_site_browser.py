@@ -184,3 +184,30 @@ def test_copy_button_copies_the_share_address(served: tuple[str, Path, Path], br
     page.wait_for_function("document.querySelector('button.copy').textContent === '已复制'")
     assert page.evaluate("navigator.clipboard.readText()") == f"{BASE}/pages/china/n3.md"
     context.close()
+
+
+def test_site_opened_from_disk_navigates_and_searches(
+    served: tuple[str, Path, Path], browser: Any
+) -> None:
+    """Saved to a phone or a USB stick and opened from disk (file:), the site still works:
+    relative links lead to its pages and search loads its index (scripts, not fetch())."""
+    _, site, screens = served
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    watch = Watch(page)
+    home = (site / "index.html").as_uri()
+    page.goto(home)
+    page.locator("header nav a", has_text="搜索").click()
+    page.wait_for_url("**/search.html")
+    page.fill("input[name=q]", "熊本县建厂")
+    page.press("input[name=q]", "Enter")
+    page.wait_for_selector("#results li a")
+    link = page.locator("#results li a")
+    assert link.count() == 1 and link.first.inner_text() == "新闻标题 3"
+    page.screenshot(path=str(screens / "search-from-disk-390.png"), full_page=True)
+    link.first.click()
+    page.wait_for_url((site / "pages/china/n3.html").as_uri())
+    assert page.locator("h1").inner_text() == "新闻标题 3"
+    assert watch.errors == []
+    assert all(u.startswith(site.as_uri() + "/") for u in watch.requests), watch.requests
+    context.close()

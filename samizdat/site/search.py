@@ -6,16 +6,18 @@ exception). Here Chinese, Japanese and Korean text is indexed as overlapping cha
 (a query of any two or more characters matches wherever they stand) and other scripts as
 lower-cased words. A query is the AND of its tokens.
 
-Files under `site/search/`:
-  meta.json          {"version", "shards", "chunk", "docs"}: read first by the search page
-  s/<n>.json         {token: [doc id deltas…]}: shard n holds the tokens whose CRC-32 of
+Files under `site/search/`, each a script `samizdatSearch("<name>", <JSON value>);` that the
+search page loads with a <script> element: unlike fetch(), that works from a site opened from
+disk (file://), and the site's Content-Security-Policy allows its own scripts:
+  meta.js            {"version", "shards", "chunk", "docs"}: read first by the search page
+  s/<n>.js           {token: [doc id deltas…]}: shard n holds the tokens whose CRC-32 of
                      their UTF-8 bytes is n modulo `shards` (search.js computes the same)
-  d/<k>.json         documents k*chunk … (k+1)*chunk-1: [path, title, date, channel] or 0
+  d/<k>.js           documents k*chunk … (k+1)*chunk-1: [path, title, date, channel] or 0
 
-  r/<n>.json         the same for the recent documents, ids >= meta "base", in `recent`
+  r/<n>.js           the same for the recent documents, ids >= meta "base", in `recent`
                      shards by the same CRC-32
 
-A search fetches meta.json, two shards per distinct token (s/ and r/), then the document chunks
+A search loads meta.js, two shards per distinct token (s/ and r/), then the document chunks
 of the hits.
 
 Incremental: a changed article gets a new document id and its old id becomes a tombstone (0),
@@ -36,13 +38,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
+from typing import Any
 
 from samizdat.render.files import remove, write_if_changed
 
-VERSION = 2
+VERSION = 3  # 3: scripts (.js) in place of .json files
 RECENT_SHARDS = 16
 RECENT_DOCS = 256  # recent documents before they are merged into the main shards
-CHUNK = 256  # documents per d/<k>.json: ~20 KB, and the top results of a query touch few
+CHUNK = 256  # documents per d/<k>.js: ~20 KB, and the top results of a query touch few
 POSTINGS_PER_SHARD = 6000  # target: a shard of ~20 KB before the web server's compression
 MIN_SHARDS, MAX_SHARDS = 16, 4096
 TOMBSTONE_LIMIT = 0.25
@@ -157,16 +160,15 @@ class _State:
 
     @classmethod
     def load(cls, root: Path) -> _State | None:
-        folder = root / "search"
         try:
-            meta = json.loads((folder / "meta.json").read_text("utf-8"))
+            meta = _read(root, "meta")
             if meta.get("version") != VERSION or meta.get("recent") != RECENT_SHARDS:
                 return None
             records: list[list[str] | int] = []
             for k in range((meta["docs"] + CHUNK - 1) // CHUNK):
-                records += json.loads((folder / "d" / f"{k}.json").read_text("utf-8"))
+                records += _read(root, f"d/{k}")
             base = int(meta["base"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
         if len(records) != meta["docs"] or not 0 <= base <= len(records):
             return None
@@ -206,7 +208,7 @@ class _State:
 
     def _recent(self, root: Path, n: int) -> dict[str, list[int]]:
         if n not in self.recent:
-            self.recent[n] = _read_shard(root, f"search/r/{n}.json")
+            self.recent[n] = _read_shard(root, f"r/{n}")
         return self.recent[n]
 
     def _merge(self, root: Path) -> None:
@@ -215,23 +217,24 @@ class _State:
             for term, ids in self._recent(root, n).items():
                 main = shard_of(term, self.count)
                 if main not in self.shards:
-                    self.shards[main] = _read_shard(root, f"search/s/{main}.json")
+                    self.shards[main] = _read_shard(root, f"s/{main}")
                 self.shards[main].setdefault(term, []).extend(ids)
             self.recent[n] = {}
         self.base = len(self.records)
 
     def write(self, root: Path, chunks: set[int], *, prune: bool) -> list[str]:
         written = []
+
+        def write(name: str, value: object) -> None:
+            path = f"search/{name}.js"
+            if write_if_changed(root, path, _script(name, value)):
+                written.append(path)
+
         for folder, shards in (("s", self.shards), ("r", self.recent)):
             for n in sorted(shards):
-                encoded = {t: _deltas(ids) for t, ids in sorted(shards[n].items())}
-                path = f"search/{folder}/{n}.json"
-                if write_if_changed(root, path, _json(encoded)):
-                    written.append(path)
+                write(f"{folder}/{n}", {t: _deltas(ids) for t, ids in sorted(shards[n].items())})
         for k in sorted(chunks):
-            path = f"search/d/{k}.json"
-            if write_if_changed(root, path, _json(self.records[k * CHUNK : (k + 1) * CHUNK])):
-                written.append(path)
+            write(f"d/{k}", self.records[k * CHUNK : (k + 1) * CHUNK])
         meta = {
             "version": VERSION,
             "shards": self.count,
@@ -240,21 +243,40 @@ class _State:
             "chunk": CHUNK,
             "docs": len(self.records),
         }
-        if write_if_changed(root, "search/meta.json", _json(meta)):
-            written.append("search/meta.json")
+        write("meta", meta)
         if prune:
+            if remove(root, "search/meta.json"):  # an index of version 2 or older
+                written.append("search/meta.json")
             keep_chunks = (len(self.records) + CHUNK - 1) // CHUNK
             written += _prune(root, "search/s", self.count) + _prune(root, "search/d", keep_chunks)
             written += _prune(root, "search/r", RECENT_SHARDS)
         return written
 
 
-def _read_shard(root: Path, path: str) -> dict[str, list[int]]:
+def _read_shard(root: Path, name: str) -> dict[str, list[int]]:
     try:
-        raw = json.loads((root / path).read_text("utf-8"))
+        raw = _read(root, name)
     except (OSError, ValueError):
         return {}
     return {term: list(accumulate(deltas)) for term, deltas in raw.items()}
+
+
+def _script(name: str, value: object) -> str:
+    """The index file `name`: a call that hands search.js the value."""
+    data = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # Line and paragraph separators end a string in JavaScript engines older than ES2019
+    # (chat apps' browsers can be old): written escaped, they are the same characters.
+    data = data.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return f'samizdatSearch("{name}",{data});\n'
+
+
+def _read(root: Path, name: str) -> Any:
+    """The value in the index file `name` (ValueError when it is not one)."""
+    text = (root / "search" / f"{name}.js").read_text("utf-8")
+    prefix, suffix = f'samizdatSearch("{name}",', ");\n"
+    if not (text.startswith(prefix) and text.endswith(suffix)):
+        raise ValueError(f"search/{name}.js is not an index file")
+    return json.loads(text[len(prefix) : -len(suffix)])
 
 
 def _deltas(ids: Iterable[int]) -> list[int]:
@@ -265,18 +287,14 @@ def _deltas(ids: Iterable[int]) -> list[int]:
     return out
 
 
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def _prune(root: Path, folder: str, keep: int) -> list[str]:
     """Remove numbered files >= keep left by a larger earlier index."""
     removed = []
     directory = root / folder
     if directory.is_dir():
         for child in directory.iterdir():
-            stem = child.name.removesuffix(".json")
-            if not (stem.isdigit() and int(stem) < keep and child.name.endswith(".json")):
+            stem = child.name.removesuffix(".js")
+            if not (stem.isdigit() and int(stem) < keep and child.name.endswith(".js")):
                 path = f"{folder}/{child.name}"
                 if remove(root, path):
                     removed.append(path)

@@ -1,5 +1,7 @@
-// Static search (see samizdat/site/search.py): tokenise the query as the index does, fetch the
+// Static search (see samizdat/site/search.py): tokenise the query as the index does, load the
 // main and the recent shard of each token and the document chunks of the hits, all from this site.
+// Index files are scripts that call samizdatSearch(name, value), loaded by <script> elements:
+// fetch() cannot read the files of a site opened from disk, scripts can.
 "use strict";
 (function () {
   const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\u{20000}-\u{2ffff}]+/gu;
@@ -37,14 +39,32 @@
   }
 
   const cache = new Map();
-  function json(path) {
-    if (!cache.has(path)) {
-      cache.set(path, fetch(new URL(path, base)).then((r) => {
-        if (!r.ok) throw new Error(path + ": " + r.status);
-        return r.json();
+  const waiting = new Map();
+  window.samizdatSearch = (name, value) => {
+    const resolve = waiting.get(name);
+    waiting.delete(name);
+    if (resolve) resolve(value);
+  };
+  function load(name) {
+    if (!cache.has(name)) {
+      cache.set(name, new Promise((resolve, reject) => {
+        waiting.set(name, resolve);
+        const script = document.createElement("script");
+        script.src = new URL("search/" + name + ".js", base).href;
+        // A script runs before its load event: still waiting then, it was not an index file.
+        script.onload = () => {
+          script.remove();
+          if (waiting.delete(name)) reject(new Error(name + ": not an index file"));
+        };
+        script.onerror = () => {
+          script.remove();
+          waiting.delete(name);
+          reject(new Error(name + ": not found"));
+        };
+        document.head.append(script);
       }));
     }
-    return cache.get(path);
+    return cache.get(name);
   }
 
   function decode(deltas) {
@@ -55,13 +75,13 @@
   async function search(query) {
     const terms = tokens(query);
     if (!terms.length) return null;
-    const meta = await json("search/meta.json");
+    const meta = await load("meta");
     let hits = null;
     for (const term of terms) {
       const crc = crc32(term);
       const [shard, recent] = await Promise.all([
-        json("search/s/" + (crc % meta.shards) + ".json"),
-        json("search/r/" + (crc % meta.recent) + ".json"),
+        load("s/" + (crc % meta.shards)),
+        load("r/" + (crc % meta.recent)),
       ]);
       // Recent ids are all above the main shards' ones: the two lists join in order.
       const ids = decode(shard[term] || []).concat(decode(recent[term] || []));
@@ -70,7 +90,7 @@
     }
     const results = [];
     for (const id of hits.sort((a, b) => b - a)) {
-      const chunk = await json("search/d/" + Math.floor(id / meta.chunk) + ".json");
+      const chunk = await load("d/" + Math.floor(id / meta.chunk));
       const doc = chunk[id % meta.chunk];
       if (doc) results.push(doc);
       if (results.length >= MAX_RESULTS) break;
