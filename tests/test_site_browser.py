@@ -211,3 +211,23 @@ def test_site_opened_from_disk_navigates_and_searches(
     assert watch.errors == []
     assert all(u.startswith(site.as_uri() + "/") for u in watch.requests), watch.requests
     context.close()
+
+
+def test_narrow_phone_and_print(served: tuple[str, Path, Path], browser: Any) -> None:
+    """At 360 px (the narrowest common phone) nothing scrolls sideways; printed, an article
+    keeps its text, address and QR code and drops the navigation and buttons."""
+    origin, _, screens = served
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    for path in ("index.html", "indexes/china.html", "pages/china/n3.html", "search.html"):
+        page.goto(f"{origin}/{path}")
+        width = page.evaluate("[document.scrollingElement.scrollWidth, innerWidth]")
+        assert width[0] <= width[1], f"{path} scrolls sideways at 360 px: {width}"
+    page.goto(f"{origin}/pages/china/n3.html")
+    page.emulate_media(media="print")
+    assert page.locator("header nav").is_hidden() and page.locator("button.copy").is_hidden()
+    assert page.locator("div.body").is_visible() and page.locator("img.qr").is_visible()
+    assert page.locator("code#share-address").is_visible()
+    page.pdf(path=str(screens / "article-print.pdf"))
+    assert (screens / "article-print.pdf").stat().st_size > 10_000
+    context.close()
