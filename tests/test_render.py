@@ -7,6 +7,7 @@ raw HTML let through so that any tag a source managed to inject would show.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import html
 import io
@@ -584,6 +585,30 @@ def test_spares_are_never_shrunk_across_a_block(tmp_path: Path) -> None:
     assert (tmp_path / "small.md").read_bytes() == b"S" * 20
     spares.release()
     assert _spares(tmp_path) == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="renameat2 is Linux's")
+def test_a_write_that_fails_half_way_leaves_no_stale_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a.md", "b.md", "c.md"):
+        (tmp_path / name).write_text("0123456789")
+    spares = Spares()
+    assert write_if_changed(tmp_path, "a.md", "x" * 5, spares)  # the spare: a's 10 bytes
+    real_write = os.write
+
+    def full_disk(fd: int, data: bytes) -> int:
+        real_write(fd, bytes(data[:20]))  # the spare grows to 20 bytes, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(OSError):
+        write_if_changed(tmp_path, "b.md", "y" * 30, spares)
+    monkeypatch.setattr(os, "write", real_write)
+    assert (tmp_path / "b.md").read_text() == "0123456789"  # untouched
+    assert write_if_changed(tmp_path, "c.md", "z" * 15, spares)
+    assert (tmp_path / "c.md").read_text() == "z" * 15  # not 15 new bytes and 5 stale ones
+    spares.release()
 
 
 def test_writes_without_exchange_fall_back_to_new_files(tmp_path: Path) -> None:

@@ -193,6 +193,11 @@ class Spares:
                 os.ftruncate(fd, len(payload))  # the spare held a longer file's bytes
             if spare[2] != mode:
                 os.fchmod(fd, mode)
+        except BaseException:
+            # A write that failed half-way (a full disk) leaves the size unknown: cut the
+            # spare to length next time, whatever it holds.
+            spare[1], spare[2] = sys.maxsize, -1
+            raise
         finally:
             os.close(fd)
         try:
