@@ -647,3 +647,15 @@ def test_site_pages_show_the_menu(tmp_path: Path) -> None:
         assert [text for text, _ in links] == ["首页", "世界", "搜索"], page
         for _, href in links:  # relative, and each leads to a page of the site
             assert (site / page).parent.joinpath(href).resolve().is_file(), (page, href)
+
+
+def test_a_build_removes_spares_a_killed_render_left(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with Store(config.site.state) as store:
+        fill(config, store)
+        build(config, store, full=True)
+        out = config.site.output
+        for root in (out, out / "site"):
+            (root / ".samizdat-spare-4242-0.tmp").write_text("an old page")
+        build(config, store, full=True)
+    assert not list(out.rglob(".samizdat-spare-*"))
