@@ -75,8 +75,7 @@ def write_articles(
             meanwhile=meanwhile,
         )
     finally:
-        if _context is not None:  # set when this process did the work
-            _context.close()
+        _finish_here()
     written = Written()
     for part in done:
         written.pages += part.pages
@@ -127,6 +126,14 @@ def _start(markdown: MarkdownPages | None, site: SiteBuild | None, state: Path) 
     if multiprocessing.parent_process() is not None:
         # A worker's last act, when the pool shuts down: remove its spares.
         multiprocessing.util.Finalize(None, _context.close, exitpriority=10)
+
+
+def _finish_here() -> None:
+    """Close what `_start` opened when this process did the work itself."""
+    global _context
+    if _context is not None:
+        _context.close()
+        _context = None
 
 
 def _chunk(task: Task) -> Written:
