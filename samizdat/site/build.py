@@ -52,7 +52,6 @@ class SiteResult:
     images: int = 0
     removed: int = 0
     written: list[str] = field(default_factory=list)  # paths written or removed, under site/
-    worker_cpu: float = 0.0  # CPU seconds spent in worker processes (not in this one's rusage)
 
 
 def page_path(article: Article) -> str:
@@ -220,7 +219,6 @@ class SiteBuild:
         result.qr_codes += part.qr_codes
         result.images += part.images
         result.written += part.written
-        result.worker_cpu += part.worker_cpu
         self.used_images |= used
 
     def meanwhile(self) -> None:
