@@ -147,6 +147,13 @@ def _clear_stale_index_lock(output: Path) -> None:
     (output / ".git" / "index.lock").unlink(missing_ok=True)
 
 
+# A local git command (add, commit, gc …) that has not finished after this long is stuck (a
+# hung disk, a lock on a network file system): it is ended and the cycle reports the error,
+# instead of hanging until cron's next run finds the cycle lock taken, and every one after.
+# Generous: a gc of a large repository on a slow disk takes minutes.
+LOCAL_TIMEOUT = 1800.0
+
+
 def _git(
     output: Path,
     *args: str,
@@ -154,19 +161,38 @@ def _git(
     stdin: str | None = None,
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        ["git", "-C", str(output), *args],
-        input=stdin,
-        capture_output=True,
+    command = ["git", "-C", str(output), *args]
+    with subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         encoding="utf-8",
         errors="replace",
         env=_environment(env or {}),
-        check=False,
-    )
+        start_new_session=True,  # its own group: a timeout ends git and what it started (gc)
+    ) as running:
+        try:
+            stdout, stderr = running.communicate(stdin, timeout=LOCAL_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            _kill_group(running)
+            raise GitError(
+                f"git {_subcommand(args)} did not finish within {LOCAL_TIMEOUT:g} s in {output};"
+                " ended it"
+            ) from None
+    proc = subprocess.CompletedProcess(command, running.returncode, stdout, stderr)
     if check and proc.returncode != 0:
-        raise GitError(f"git {args[0]} failed in {output}: {_one_line(proc.stderr)}")
+        raise GitError(f"git {_subcommand(args)} failed in {output}: {_one_line(proc.stderr)}")
     return proc
+
+
+def _subcommand(args: Sequence[str]) -> str:
+    """`add` of `-c core.x=1 add --all`: what an error message should name."""
+    rest = list(args)
+    while len(rest) > 1 and rest[0] == "-c":
+        rest = rest[2:]
+    return rest[0] if rest else "?"
 
 
 def _environment(extra: dict[str, str]) -> dict[str, str]:

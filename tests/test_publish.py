@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from samizdat.config import MirrorConfig
-from samizdat.publish import commit, commit_message, ensure_repo, push_all, redact
+from samizdat.publish import GitError, commit, commit_message, ensure_repo, push_all, redact
 
 TIMEOUT = 2.0
 
@@ -150,6 +150,25 @@ def test_a_stale_index_lock_from_a_killed_cycle_is_cleared(output: Path) -> None
     (output / "new.md").write_text("new")
     save(output)
     assert not lock.exists()
+
+
+def test_a_stuck_local_git_command_is_ended_and_reported(
+    output: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`git add` hanging (here on a clean filter that sleeps, as on a hung disk) is ended with
+    what it started, and the cycle gets an error it can report, instead of waiting forever."""
+    import samizdat.publish
+
+    monkeypatch.setattr(samizdat.publish, "LOCAL_TIMEOUT", 1.0)
+    git(output, "config", "filter.stuck.clean", "sleep 31.5")
+    (output / ".gitattributes").write_text("*.md filter=stuck\n")
+    (output / "new.md").write_text("new")
+    started = time.monotonic()
+    with pytest.raises(GitError, match=r"git add did not finish within 1 s"):
+        save(output)
+    assert time.monotonic() - started < 10
+    left = subprocess.run(["pgrep", "-f", "sleep 31.5"], capture_output=True, text=True)
+    assert left.stdout == ""  # the filter went with git
 
 
 def test_commit_message() -> None:
