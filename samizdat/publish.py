@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from samizdat.errors import SamizdatError
 
@@ -282,9 +283,14 @@ def _push_one(
         return PushResult(mirror.name, ok, pushed, error, round(time.monotonic() - started, 3))
 
     ref = f"refs/heads/{mirror.branch}"
-    argv = ["git", "-C", str(output), "push", "--porcelain", mirror.remote, f"HEAD:{ref}"]
+    remote, credentials = _split_credentials(mirror.remote)
+    argv = ["git", "-C", str(output)]
+    if credentials:
+        argv += ["-c", "credential.helper=", "-c", f"credential.helper={_HELPER}"]
+        env = env | credentials
+    argv += ["push", "--porcelain", remote, f"HEAD:{ref}"]
     if lease:
-        argv.insert(4, f"--force-with-lease={ref}:{lease}")
+        argv.insert(argv.index("push") + 1, f"--force-with-lease={ref}:{lease}")
     try:
         proc = subprocess.Popen(
             argv,
@@ -314,6 +320,31 @@ def _push_one(
     if status is not None and status[0] == "!":
         return result(False, False, _rejection(mirror.branch, status[1]))
     return result(False, False, _one_line(stderr) or f"git push exited with {proc.returncode}")
+
+
+# Credentials written into a mirror's URL (https://user:token@host/…) would show in the
+# process list (`ps`) for as long as git runs, to every user of the machine. So the URL git
+# gets has none, and this helper, the only credential helper git asks for this push, hands
+# them over from the environment of the git process, which only its user (and root) can read.
+_HELPER = (
+    '!f() { test "$1" = get && printf "username=%s\\npassword=%s\\n"'
+    ' "$SAMIZDAT_GIT_USERNAME" "$SAMIZDAT_GIT_PASSWORD"; }; f'
+)
+
+
+def _split_credentials(remote: str) -> tuple[str, dict[str, str]]:
+    """An http(s) URL without its user:password, and them as the environment `_HELPER`
+    reads; any other remote as it is, with none."""
+    parts = urlsplit(remote)
+    if parts.scheme.lower() not in ("http", "https") or "@" not in parts.netloc:
+        return remote, {}
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    credentials = {
+        "SAMIZDAT_GIT_USERNAME": unquote(user),
+        "SAMIZDAT_GIT_PASSWORD": unquote(password),
+    }
+    return urlunsplit(parts._replace(netloc=host)), credentials
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:

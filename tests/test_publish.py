@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import os
 import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -335,3 +340,104 @@ def test_push_before_any_commit_is_an_error(tmp_path: Path) -> None:
 )
 def test_redact(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+class _GitOverHTTP(BaseHTTPRequestHandler):
+    """git's smart HTTP protocol through `git http-backend`, behind basic authentication;
+    while git talks to it, it also looks for the password in every process's command line."""
+
+    root: Path
+    expected: str  # the Authorization header that gets in
+    password: str
+    leaks: list[str]
+
+    def do_GET(self) -> None:
+        self._backend()
+
+    def do_POST(self) -> None:
+        self._backend()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _backend(self) -> None:
+        secrets = {self.password.encode(), quote(self.password, safe="").encode()}
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            with contextlib.suppress(OSError):
+                words = cmdline.read_bytes()
+                if any(secret in words for secret in secrets):
+                    self.leaks.append(words.replace(b"\0", b" ").decode())
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("Authorization") != self.expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="mirror"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        path, _, query = self.path.partition("?")
+        env = {
+            "PATH": os.environ["PATH"],
+            "GIT_PROJECT_ROOT": str(self.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "REQUEST_METHOD": self.command,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "REMOTE_USER": "bot",  # authenticated: http-backend then accepts pushes
+            "REMOTE_ADDR": "127.0.0.1",
+            "GIT_CONFIG_NOSYSTEM": "1",
+        }
+        if self.headers.get("Content-Encoding"):
+            env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True)
+        head, _, payload = out.stdout.replace(b"\r\n", b"\n").partition(b"\n\n")
+        status, headers = 200, []
+        for line in head.decode().splitlines():
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            else:
+                headers.append((name, value.strip()))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def test_credentials_in_a_mirror_url_stay_out_of_the_process_list(
+    output: Path, tmp_path: Path
+) -> None:
+    """A push to https://user:token@host/… authenticates with them, but git's command line
+    (which every user of the machine can read in `ps`) never holds the token."""
+    password = "glpat-s3cret+token/with@odd:chars"
+    root = tmp_path / "served"
+    bare(root / "news.git")
+    handler = type(
+        "Handler",
+        (_GitOverHTTP,),
+        {
+            "root": root,
+            "expected": "Basic " + base64.b64encode(f"bot:{password}".encode()).decode(),
+            "password": password,
+            "leaks": [],
+        },
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        url = f"http://bot:{quote(password, safe='')}@127.0.0.1:{port}/news.git"
+        (result,) = push_all(output, [MirrorConfig("host", url, "master")], timeout=20)
+        assert result.ok and result.pushed, result.error
+        assert remote_head(root / "news.git") == git(output, "rev-parse", "HEAD")
+        assert handler.leaks == []
+        # A wrong token is refused, and said so without the token.
+        wrong = f"http://bot:wrong-{quote(password, safe='')}@127.0.0.1:{port}/news.git"
+        (refused,) = push_all(output, [MirrorConfig("host", wrong, "master")], timeout=20)
+        assert not refused.ok and "wrong-" not in (refused.error or "")
+    finally:
+        server.shutdown()
+        server.server_close()
