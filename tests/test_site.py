@@ -527,7 +527,7 @@ def test_search_recent_shards_merge_into_the_main_ones(
 
     docs = [doc(n) for n in range(10)]
     index.build_search(site, docs, None)
-    assert all(index_file(site, f"r/{n}") == {} for n in range(16))
+    assert all(index_file(site, f"r/{n}") == {} for n in range(index.RECENT_SHARDS))
     for n in range(10, 14):  # under the limit: only recent shards, chunks and meta change
         docs.append(doc(n))
         written = index.build_search(site, docs, {docs[-1].path})
@@ -540,7 +540,7 @@ def test_search_recent_shards_merge_into_the_main_ones(
     assert any(w.startswith("search/s/") for w in written)
     meta = index_file(site, "meta")
     assert meta["base"] == meta["docs"] == 16
-    assert all(index_file(site, f"r/{n}") == {} for n in range(16))
+    assert all(index_file(site, f"r/{n}") == {} for n in range(index.RECENT_SHARDS))
     assert search(site, "芯片") == [f"pages/c/n{n}.html" for n in (15, 13, 11, 9, 7, 5, 3, 1)]
     assert search(site, "台风") == [f"pages/c/n{n}.html" for n in range(15, -1, -1)]
 

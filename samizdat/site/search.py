@@ -22,10 +22,14 @@ of the hits.
 
 Incremental: a changed article gets a new document id and its old id becomes a tombstone (0),
 which the page skips. Ids only grow, so postings stay sorted by appending. New documents go to
-the few recent shards: a cycle that adds 20 articles touches their terms in hundreds of the main
-shards, but rewrites only the 16 recent ones. When the recent documents pass RECENT_DOCS they
-are merged into the main shards (one large write every dozen cycles or so). When tombstones
-pass a quarter of the ids (purges add one per new article) the index is rebuilt whole.
+the recent shards: a cycle that adds 20 articles touches their terms in hundreds of the main
+shards, but rewrites only the 64 recent ones. When the recent documents pass RECENT_DOCS they
+are merged into the main shards: a write of nearly every shard, which the output's git history
+keeps (about 2 MiB to push for 10,000 articles), so it should be rare: at 20 articles a cycle,
+once in 51 cycles (with 16 shards and 256 documents, once in 13, the pushes of an average cycle
+were a quarter larger). Recent shards stay small all the same (~4 KB each at 1,000 documents).
+When tombstones pass a quarter of the ids (purges add one per new article) the index is rebuilt
+whole.
 """
 
 from __future__ import annotations
@@ -43,8 +47,8 @@ from typing import Any
 from samizdat.render.files import remove, write_if_changed
 
 VERSION = 3  # 3: scripts (.js) in place of .json files
-RECENT_SHARDS = 16
-RECENT_DOCS = 256  # recent documents before they are merged into the main shards
+RECENT_SHARDS = 64
+RECENT_DOCS = 1024  # recent documents before they are merged into the main shards
 CHUNK = 256  # documents per d/<k>.js: ~20 KB, and the top results of a query touch few
 POSTINGS_PER_SHARD = 6000  # target: a shard of ~20 KB before the web server's compression
 MIN_SHARDS, MAX_SHARDS = 16, 4096
