@@ -90,6 +90,9 @@ class Article:
     author: str | None = None
     position: int = 0  # tie-breaker: order in the source listing
     extra: dict[str, str] = field(default_factory=dict)
+    # Order of arrival in its channel, counting purged articles (1, 2, …; 0: not from a
+    # store): it never changes, so it fixes the article's archive page in the HTML site.
+    seq: int = 0
 
     @property
     def path(self) -> str:

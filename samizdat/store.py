@@ -17,6 +17,11 @@ from pathlib import Path
 
 from samizdat.models import Article
 
+# Every article with `seq`, its order of arrival in its channel (first seen, then insertion),
+# counting purged ones, which the store keeps: an article's number never changes.
+_SEQUENCED = """SELECT *, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY first_seen, rowid) AS seq
+                FROM articles"""
+
 # Each entry upgrades the schema by one version. Never edit a released entry: append a new one.
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -282,7 +287,7 @@ class Store:
 
     def articles(self, channel: str | None = None) -> list[Article]:
         """Live articles, newest first within each channel (publication time, then source order)."""
-        sql = "SELECT * FROM articles WHERE purged = 0"
+        sql = f"SELECT * FROM ({_SEQUENCED}) WHERE purged = 0"
         args: tuple[str, ...] = ()
         if channel is not None:
             sql += " AND channel = ?"
@@ -293,11 +298,12 @@ class Store:
     def headers(self) -> list[Article]:
         """Live articles like `articles()`, but without their bodies (`html` and `text` empty),
         except a body that names a mirrored image (image pruning needs it): what indexes, links
-        and QR codes need, for a fraction of the reading. `body` fills one in."""
+        and QR codes need, for a fraction of the reading. `load_bodies` fills them in."""
         rows = self.db.execute(
-            """SELECT channel, slug, url, title, published, image, caption, author, position,
-                   CASE WHEN instr(html, 'images/') > 0 THEN html ELSE '' END AS html, '' AS text
-               FROM articles WHERE purged = 0
+            f"""SELECT channel, slug, url, title, published, image, caption, author, position,
+                   CASE WHEN instr(html, 'images/') > 0 THEN html ELSE '' END AS html, '' AS text,
+                   seq
+               FROM ({_SEQUENCED}) WHERE purged = 0
                ORDER BY channel, published DESC, position, first_seen DESC"""
         )
         return [self._article(r) for r in rows]
@@ -322,7 +328,8 @@ class Store:
 
     def article(self, channel: str, slug: str) -> Article | None:
         row = self.db.execute(
-            "SELECT * FROM articles WHERE channel = ? AND slug = ? AND purged = 0", (channel, slug)
+            f"SELECT * FROM ({_SEQUENCED}) WHERE channel = ? AND slug = ? AND purged = 0",
+            (channel, slug),
         ).fetchone()
         return self._article(row) if row else None
 
@@ -340,6 +347,7 @@ class Store:
             caption=r["caption"],
             author=r["author"],
             position=r["position"],
+            seq=r["seq"],
         )
 
     def purge(self, channel: str, keep: int) -> list[str]:

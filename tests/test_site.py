@@ -183,12 +183,26 @@ def test_layout(built: tuple[Config, Store, Path]) -> None:
     original = page.find(".//p[@class='original']")
     assert original.text_content() == f"原文地址（需翻墙访问）：https://{BLOCKED}/gb/n3.htm"
     assert original.find(".//a") is None
-    # Pagination: 50 a page, newest first, linked both ways.
-    first, second = tree(site / "indexes/china.html"), tree(site / "indexes/china-2.html")
-    assert len(first.findall(".//ol/li")) == 50 and len(second.findall(".//ol/li")) == 5
-    assert first.find(".//ol/li/a").get("href") == "../pages/china/n54.html"
+    # The channel's page: its newest 50; "earlier" leads to the archive page of the first
+    # article it leaves out. Archive pages hold the articles by order of arrival (n0 came
+    # first), 50 a page, newest first within, linked both ways.
+    own, first, second = (tree(site / f"indexes/china{s}.html") for s in ("", "-1", "-2"))
+    assert len(own.findall(".//ol/li")) == 50
+    assert own.find(".//ol/li/a").get("href") == "../pages/china/n54.html"
+    assert own.find(".//a[@rel='prev']").get("href") == "china-1.html"
+    assert own.find(".//a[@rel='next']") is None
+    assert [a.get("href") for a in first.findall(".//ol/li/a")] == [
+        f"../pages/china/n{n}.html" for n in range(49, -1, -1)
+    ]
+    assert first.find(".//a[@rel='prev']") is None
     assert first.find(".//a[@rel='next']").get("href") == "china-2.html"
-    assert second.find(".//a[@rel='prev']").get("href") == "china.html"
+    assert [a.get("href") for a in second.findall(".//ol/li/a")] == [
+        f"../pages/china/n{n}.html" for n in range(54, 49, -1)
+    ]
+    assert second.find(".//a[@rel='prev']").get("href") == "china-1.html"
+    assert second.find(".//a[@rel='next']").get("href") == "china.html"
+    assert second.findtext(".//h1").endswith("（第 2 页）")
+    assert not (site / "indexes/world-1.html").exists()  # 3 articles: their page shows all
     hot = tree(site / "hot.html")
     assert hot.find(".//ol/li/a").get("href") == "pages/china/n3.html"
     assert "42 次阅读" in hot.find(".//ol/li").text_content()
@@ -388,7 +402,13 @@ def test_one_changed_article_rewrites_its_page_and_indexes_only(
     pages = {p for p in result.written if p.startswith("pages/")}
     assert pages == {"pages/china/n40.html"}
     html = {p for p in result.written if p.endswith(".html")}
-    assert html <= {"pages/china/n40.html", "indexes/china.html", "index.html"}
+    # n40 is on its channel's page and on the archive page of the 1st to 50th arrivals.
+    assert html <= {
+        "pages/china/n40.html",
+        "indexes/china.html",
+        "indexes/china-1.html",
+        "index.html",
+    }
     assert "indexes/china.html" in html and "index.html" in html  # n40 is among the newest 30
     assert "feeds/china.xml" in result.written and "feeds/world.xml" not in result.written
     after = snapshot(site)
@@ -401,6 +421,22 @@ def test_one_changed_article_rewrites_its_page_and_indexes_only(
     assert search(site, "天气").count("pages/china/n40.html") == 0
 
 
+def test_a_cycle_rewrites_few_channel_pages(fresh: tuple[Config, Store, Path]) -> None:
+    """Archive pages follow the order of arrival: a new article changes its channel's page and
+    the last archive page, a purge the page it leaves, never every page (each is pushed)."""
+    config, store, site = fresh
+    store.save(article("china", "n55", 55), source="epoch", fingerprint="", method="")
+    result = build_site(config, store, changed={("china", "n55")})
+    indexes = {p for p in result.written if p.startswith("indexes/")}
+    assert indexes == {"indexes/china.html", "indexes/china-2.html"}
+    assert len(tree(site / "indexes/china-2.html").findall(".//ol/li")) == 6
+    purged = store.purge("china", 55)  # the oldest, n0, goes
+    assert purged == ["n0"]
+    result = build_site(config, store, changed={("china", "n0")})
+    assert {p for p in result.written if p.startswith("indexes/")} == {"indexes/china-1.html"}
+    assert len(tree(site / "indexes/china-1.html").findall(".//ol/li")) == 49
+
+
 def test_purged_articles_leave_the_site(fresh: tuple[Config, Store, Path]) -> None:
     config, store, site = fresh
     purged = store.purge("china", 50)
@@ -409,8 +445,10 @@ def test_purged_articles_leave_the_site(fresh: tuple[Config, Store, Path]) -> No
     for slug in purged:
         assert not (site / f"pages/china/{slug}.html").exists()
         assert not (site / f"pages/china/{slug}.html.png").exists()
+    # 50 left: the channel's page shows them all, and the archive pages go.
+    assert not (site / "indexes/china-1.html").exists()
     assert not (site / "indexes/china-2.html").exists()
-    assert "indexes/china-2.html" in result.written
+    assert {"indexes/china-1.html", "indexes/china-2.html"} <= set(result.written)
     assert search(site, "芯片") == []
     sitemap = (site / "sitemap.xml").read_text()
     assert "pages/china/n3.html" not in sitemap and "pages/china/n5.html" in sitemap

@@ -363,7 +363,7 @@ class SiteBuild:
                 s.title,
                 [
                     pages.ChannelLink(
-                        pages.index_name(c.id, 1), c.title, len(self.live.get(c.id, []))
+                        pages.channel_page(c.id), c.title, len(self.live.get(c.id, []))
                     )
                     for c in s.channels
                 ],
@@ -394,11 +394,12 @@ class SiteBuild:
                         pages.ListItem(item.href, item.title, item.published, f"{views} 次阅读")
                     )
             files["hot.html"] = pages.hot_page(common, items)
-        index_pages = [
-            pages.index_name(channel_id, n)
-            for channel_id, articles in self.live.items()
-            for n in range(1, max(1, -(-len(articles) // pages.PAGE_SIZE)) + 1)
-        ]
+        index_pages = []
+        for channel_id, articles in self.live.items():
+            index_pages.append(pages.channel_page(channel_id))
+            seqs = (a.seq for a in articles)
+            numbers = pages.archive_numbers(seqs, len(articles))
+            index_pages += [pages.archive_page(channel_id, n) for n in numbers]
         listed = ["index.html", "search.html"] + (["hot.html"] if self.has_hot else [])
         listed += index_pages + [page_path(a) for a in newest]
         files["sitemap.xml"] = feeds.sitemap(listed, site_url=self.site_url)
@@ -423,7 +424,9 @@ class _ImageChecker(dict[str, bool]):
 
 
 def _item(article: Article) -> pages.ListItem:
-    return pages.ListItem(page_path(article), article.title or article.slug, article.published)
+    return pages.ListItem(
+        page_path(article), article.title or article.slug, article.published, seq=article.seq
+    )
 
 
 def _entry(article: Article) -> feeds.Entry:

@@ -7,9 +7,8 @@ the page's folder, so the site works under any path prefix and opened from disk.
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -81,7 +80,7 @@ def navigation(menu: Sequence[tuple[str, str]], has_hot: bool) -> tuple[NavLink,
             href = "index.html"
         elif path.startswith("indexes/"):
             channel = path.removeprefix("indexes/").removesuffix(".md").removesuffix("-earlier")
-            href = index_name(channel, 1)
+            href = channel_page(channel)
         else:
             href = path.removesuffix(".md") + ".html"
         links.append(NavLink(title, href))
@@ -104,6 +103,7 @@ class ListItem:
     title: str
     published: datetime
     extra: str = ""
+    seq: int = 0  # the article's arrival number in its channel (`Article.seq`)
 
     @property
     def iso(self) -> str:
@@ -130,31 +130,66 @@ def _render(name: str, common: Common, root: str, **context: object) -> str:
     )
 
 
-def index_name(channel_id: str, page: int) -> str:
-    """indexes/<channel>.html, then indexes/<channel>-2.html …"""
-    return f"indexes/{channel_id}.html" if page == 1 else f"indexes/{channel_id}-{page}.html"
+def channel_page(channel_id: str) -> str:
+    """indexes/<channel>.html: the channel's newest PAGE_SIZE articles."""
+    return f"indexes/{channel_id}.html"
+
+
+def archive_page(channel_id: str, number: int) -> str:
+    """indexes/<channel>-<n>.html: the n-th PAGE_SIZE articles the channel received."""
+    return f"indexes/{channel_id}-{number}.html"
+
+
+def archive_numbers(seqs: Iterable[int], total: int) -> list[int]:
+    """The archive pages of a channel of `total` live articles with these arrival numbers
+    (`Article.seq`), oldest first: none while its own page shows them all."""
+    if total <= PAGE_SIZE:
+        return []
+    return sorted({(seq - 1) // PAGE_SIZE + 1 for seq in seqs})
 
 
 def channel_pages(
     common: Common, channel_id: str, heading: str, items: Sequence[ListItem]
 ) -> dict[str, str]:
-    """{path: HTML} of a channel's index pages, newest first, PAGE_SIZE a page."""
-    pages = max(1, math.ceil(len(items) / PAGE_SIZE))
-    out = {}
-    for page in range(1, pages + 1):
-        name = index_name(channel_id, page)
-        out[name] = _render(
+    """{path: HTML} of a channel's pages: its own (the newest PAGE_SIZE of `items`, which come
+    newest first) and, when it has more, archive pages by order of arrival.
+
+    Archive page n holds the articles that arrived (n-1)×PAGE_SIZE+1 … n×PAGE_SIZE in the
+    channel, newest first; as arrival numbers never change, a new article changes its
+    channel's page and the last archive page, and a purge the page it leaves, where pages
+    counted from the newest would all shift by one, every cycle, and be committed and pushed
+    again (the output is a git repository)."""
+    numbers = archive_numbers((item.seq for item in items), len(items))
+    own = channel_page(channel_id).removeprefix("indexes/")
+
+    def href(number: int) -> str:
+        return archive_page(channel_id, number).removeprefix("indexes/")
+
+    def render(page: int, listed: Sequence[ListItem], older: str, newer: str) -> str:
+        return _render(
             "channel.html",
             common,
             "../",
             heading=heading,
             channel_id=channel_id,
-            items=items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
-            page=page,
-            pages=pages,
-            prev=index_name(channel_id, page - 1).removeprefix("indexes/") if page > 1 else "",
-            next=index_name(channel_id, page + 1).removeprefix("indexes/") if page < pages else "",
+            items=listed,
+            page=page,  # 0: the channel's own page
+            older=older,
+            newer=newer,
+            latest=own if page else "",
         )
+
+    # "Earlier" from the channel's page leads to the archive page of the first article it
+    # leaves out.
+    older = href((items[PAGE_SIZE].seq - 1) // PAGE_SIZE + 1) if numbers else ""
+    out = {channel_page(channel_id): render(0, items[:PAGE_SIZE], older, "")}
+    archived: dict[int, list[ListItem]] = {n: [] for n in numbers}
+    for item in items if numbers else ():
+        archived[(item.seq - 1) // PAGE_SIZE + 1].append(item)
+    for k, number in enumerate(numbers):
+        older = href(numbers[k - 1]) if k > 0 else ""
+        newer = href(numbers[k + 1]) if k + 1 < len(numbers) else own
+        out[archive_page(channel_id, number)] = render(number, archived[number], older, newer)
     return out
 
 
