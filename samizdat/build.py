@@ -81,7 +81,9 @@ def build(
     full = full or (rendered is not None and rendered != current)
     full = full or (rendered is not None and not (out / "README.md").exists())
     since = store.changed_after(int(store.get_meta("render.rev") or 0))
-    changed = None if full else since
+    # Pages linking to an article that came or went now link elsewhere (to its mirrored page,
+    # or back to the original): they are rendered again too.
+    changed = None if full else since | store.linking_to(since)
     result = BuildResult(full=changed is None)
     site_missing = not (out / SITE_FOLDER / SITE_MANIFEST).exists()
     if changed is not None and not changed and hot is None and not site_missing:

@@ -85,6 +85,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX articles_rev ON articles (rev);
     UPDATE articles SET rev = 1;
     """,
+    # 3: the addresses each article's body links to, so that a cycle finds the pages whose
+    # links change when an article comes or goes (filled for stored articles by _fill_links).
+    """
+    CREATE TABLE links (
+        channel TEXT NOT NULL,
+        slug    TEXT NOT NULL,
+        target  TEXT NOT NULL,      -- absolute, without its fragment (clean.link_targets)
+        PRIMARY KEY (channel, slug, target)
+    );
+    CREATE INDEX links_target ON links (target);
+    """,
 )
 
 _NEXT_REV = "(SELECT coalesce(max(rev), 0) + 1 FROM articles)"
@@ -192,7 +203,15 @@ class Store:
             with self.atomic() as db:
                 for statement in _statements(MIGRATIONS[version]):
                     db.execute(statement)
+                if version + 1 == 3:
+                    self._fill_links()
                 db.execute(f"PRAGMA user_version = {version + 1}")
+
+    def _fill_links(self) -> None:
+        """Migration 3's data: the link targets of every stored article."""
+        rows = self.db.execute("SELECT channel, slug, url, html FROM articles").fetchall()
+        for channel, slug, url, html in rows:
+            self._set_links(channel, slug, url, html)
 
     # ------------------------------------------------------------------ articles
 
@@ -271,12 +290,44 @@ class Store:
                         article.url,
                     ),
                 )
+            slug = article.slug if old is None else old[0]
+            self._set_links(article.channel, slug, article.url, article.html)
             if clear_failure:
                 db.execute(
                     "DELETE FROM failures WHERE channel = ? AND url = ?",
                     (article.channel, article.url),
                 )
         return old is None
+
+    def _set_links(self, channel: str, slug: str, url: str, html: str) -> None:
+        from samizdat.clean import link_targets  # lxml: only when something is saved
+
+        self.db.execute("DELETE FROM links WHERE channel = ? AND slug = ?", (channel, slug))
+        self.db.executemany(
+            "INSERT INTO links (channel, slug, target) VALUES (?, ?, ?)",
+            [(channel, slug, target) for target in sorted(link_targets(html, url))],
+        )
+
+    def linking_to(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """(channel, slug) of the other live articles whose bodies link to one of these
+        (stored, updated or purged): where their links lead (the mirrored page, or the
+        original) changes with them."""
+        found: set[tuple[str, str]] = set()
+        keys_list = sorted(keys)
+        for k in range(0, len(keys_list), 400):
+            part = keys_list[k : k + 400]
+            rows = self.db.execute(
+                f"""SELECT DISTINCT l.channel, l.slug
+                    FROM articles AS target
+                    JOIN links AS l ON l.target = target.url
+                    JOIN articles AS page ON page.channel = l.channel AND page.slug = l.slug
+                    WHERE page.purged = 0
+                      AND (target.channel, target.slug) IN
+                          (VALUES {", ".join(["(?, ?)"] * len(part))})""",
+                [value for key in part for value in key],
+            )
+            found.update((r[0], r[1]) for r in rows)
+        return found - keys
 
     def touch(self, channel: str, url: str, fingerprint: str) -> None:
         """Record a changed listing whose article did not change, so it is not fetched again."""

@@ -697,3 +697,32 @@ def test_a_build_removes_spares_a_killed_render_left(tmp_path: Path) -> None:
             (root / ".samizdat-spare-4242-0.tmp").write_text("an old page")
         build(config, store, full=True)
     assert not list(out.rglob(".samizdat-spare-*"))
+
+
+def test_a_page_links_to_an_article_mirrored_after_it(fresh: tuple[Config, Store, Path]) -> None:
+    """A page written before the article it links to was mirrored links to the original; the
+    cycle that mirrors that article renders the page again, both outputs, to link to it; and
+    when the article is purged, back to the original."""
+    config, store, site = fresh
+    out = config.site.output
+    later = "https://news.example/world/later.html"
+    body = f'<p>See <a href="{later}">the follow-up</a>.</p>'
+    linking = article("world", "w9", 9, url="https://news.example/world/w9.html", html=body)
+    store.save(linking, source="news", fingerprint="", method="")
+    build(config, store)
+    assert f"]({later})" in (out / "pages/world/w9.md").read_text()
+    assert tree(site / "pages/world/w9.html").find(".//div[@class='body']//a").get("href") == later
+
+    # Mirrored later, though published before w9 (a follow-up to an older story).
+    follow_up = article("world", "later", 5, url=later, html="<p>Later.</p>")
+    store.save(follow_up, source="news", fingerprint="", method="")
+    result = build(config, store)
+    assert not result.full and result.pages == 2  # the new page, and the page linking to it
+    assert "](../../pages/world/later.md)" in (out / "pages/world/w9.md").read_text()
+    link = tree(site / "pages/world/w9.html").find(".//div[@class='body']//a")
+    assert link.get("href") == "../../pages/world/later.html"
+
+    assert "later" in store.purge("world", 1)  # w9, the newest, stays
+    build(config, store)
+    assert f"]({later})" in (out / "pages/world/w9.md").read_text()
+    assert tree(site / "pages/world/w9.html").find(".//div[@class='body']//a").get("href") == later

@@ -183,3 +183,44 @@ def test_headers_leave_bodies_out_but_image_references_in(store: Store) -> None:
         ("a", "<p>a</p>", "a"),
         ("b", with_image.html, "b"),
     ]
+
+
+def test_linking_to_finds_the_pages_whose_links_change(store: Store) -> None:
+    a = art("a")
+    a.html = '<p>see <a href="https://a.example/b.htm#part">b</a></p>'
+    store.save(a, source="s", fingerprint="f", method="feed")
+    store.save(art("c"), source="s", fingerprint="f", method="feed")
+    assert store.linking_to({("c", "c")}) == set()
+    store.save(art("b"), source="s", fingerprint="f", method="feed")  # https://a.example/b.htm
+    assert store.linking_to({("c", "b")}) == {("c", "a")}
+    assert store.linking_to({("c", "b"), ("c", "a")}) == set()  # a is rendered anyway
+    a.html = "<p>no link now</p>"
+    store.save(a, source="s", fingerprint="g", method="feed")
+    assert store.linking_to({("c", "b")}) == set()
+    a.html = '<p><a href="https://a.example/b.htm">b</a></p>'
+    store.save(a, source="s", fingerprint="h", method="feed")
+    assert store.purge("c", keep=2) == ["b"]  # gone: a's link leads to the original again
+    assert store.linking_to({("c", "b")}) == {("c", "a")}
+    assert store.purge("c", keep=0) == ["a", "c"]
+    assert store.linking_to({("c", "b")}) == set()  # no live page links to it
+
+
+def test_migrating_a_second_version_store_fills_the_links(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:2]:
+        db.executescript(script)
+    for slug, html in (("a", '<p><a href="https://a.example/b.htm">b</a></p>'), ("b", "<p>b</p>")):
+        db.execute(
+            """INSERT INTO articles (channel, slug, url, source, title, html, text, published,
+                   first_seen, updated) VALUES ('c', ?, ?, 's', ?, ?, 'x',
+                   '2024-01-01T00:00:00+00:00', '2024-01-01T00:00:00+00:00',
+                   '2024-01-01T00:00:00+00:00')""",
+            (slug, f"https://a.example/{slug}.htm", slug, html),
+        )
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.version == len(MIGRATIONS)
+        assert store.linking_to({("c", "b")}) == {("c", "a")}
