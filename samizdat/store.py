@@ -18,9 +18,14 @@ from pathlib import Path
 from samizdat.models import Article
 
 # Every article with `seq`, its order of arrival in its channel (first seen, then insertion),
-# counting purged ones, which the store keeps: an article's number never changes.
-_SEQUENCED = """SELECT *, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY first_seen, rowid) AS seq
-                FROM articles"""
+# counting purged ones, which the store keeps: an article's number never changes. The numbers
+# are counted over the keys alone, then joined: sorting whole rows (bodies and all) doubled
+# the time of reading 10,000 headers.
+_SEQUENCED = """SELECT articles.*, numbered.seq FROM articles JOIN (
+                    SELECT channel, slug,
+                           ROW_NUMBER() OVER (PARTITION BY channel ORDER BY first_seen, rowid) AS seq
+                    FROM articles
+                ) AS numbered USING (channel, slug)"""
 
 # Each entry upgrades the schema by one version. Never edit a released entry: append a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -86,7 +91,8 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE articles SET rev = 1;
     """,
     # 3: the addresses each article's body links to, so that a cycle finds the pages whose
-    # links change when an article comes or goes (filled for stored articles by _fill_links).
+    # links change when an article comes or goes (filled for stored articles by _fill_links);
+    # and an index for numbering articles by arrival (`_SEQUENCED`).
     """
     CREATE TABLE links (
         channel TEXT NOT NULL,
@@ -95,6 +101,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (channel, slug, target)
     );
     CREATE INDEX links_target ON links (target);
+    CREATE INDEX articles_arrival ON articles (channel, first_seen);
     """,
 )
 
