@@ -9,9 +9,10 @@ bytes are unchanged are not touched: git then sees no change and a quiet cycle c
 
 Replacing a file costs a new inode, and on the machines samizdat runs on (ext4 in a small VM)
 creating one is slow: 200–400 µs of kernel time, most of a base-URL rebuild's 30,000 writes.
-So a `Writer` replaces files through a spare: one file per thread, rewritten in place and then
-swapped with the target by `renameat2(RENAME_EXCHANGE)`, which is as atomic as a rename. The
-spare then holds the old bytes and is rewritten for the next file: 20–25 µs a file. Where the
+So a `Writer` replaces files through spares (a few per thread, see `Spares`): one is rewritten
+in place and then swapped with the target by `renameat2(RENAME_EXCHANGE)`, which is as atomic
+as a rename. The spare then holds the old bytes and is rewritten for a later file: 20–25 µs a
+file. Where the
 exchange is not available (not Linux, a file system without it) writes fall back to a new
 temporary file and a rename; files with other hard links never go through the spare, whose
 inode is rewritten in place.
