@@ -611,6 +611,19 @@ def test_a_write_that_fails_half_way_leaves_no_stale_bytes(
     spares.release()
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="renameat2 is Linux's")
+def test_spares_live_in_their_home_not_in_the_site(tmp_path: Path) -> None:
+    # A static host may serve site/ whole: a spare (an old page's bytes) never stands there.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "a.html").write_text("old")
+    spares = Spares(home=tmp_path)
+    assert write_if_changed(site, "a.html", "new", spares) is True
+    assert (site / "a.html").read_text() == "new"
+    assert _spares(site) == [] and [p.read_text() for p in _spares(tmp_path)] == ["old"]
+    spares.release()
+
+
 def test_writes_without_exchange_fall_back_to_new_files(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("old\n")
     spares = Spares()

@@ -122,7 +122,8 @@ _context: _Context | None = None
 
 def _start(markdown: MarkdownPages | None, site: SiteBuild | None, state: Path) -> None:
     global _context
-    _context = _Context(markdown, site, Spares(), state)
+    output = markdown.config.site.output if markdown else site.output if site else None
+    _context = _Context(markdown, site, Spares(home=output), state)
     if multiprocessing.parent_process() is not None:
         # A worker's last act, when the pool shuts down: remove its spares.
         multiprocessing.util.Finalize(None, _context.close, exitpriority=10)

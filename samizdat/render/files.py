@@ -160,19 +160,23 @@ class Spares:
 
     MAX_SPARES = 8
 
-    def __init__(self) -> None:
+    def __init__(self, home: Path | None = None) -> None:
+        # Where the spares live: `home` (the output's root, so that none is ever left inside
+        # site/, which a static host may serve whole), else each root written to.
+        self.home = home
         self._local = threading.local()
         self._all: list[str] = []
         self._lock = threading.Lock()
         self.exchange = _exchange_function()
 
     def swap(self, root: Path, target: str, payload: bytes, mode: int, old: os.stat_result) -> bool:
-        """Put `payload` in `target` (whose status is `old`) by exchanging it with a spare in
-        `root`; False when the exchange is not available (the caller writes another way)."""
+        """Put `payload` in `target` (whose status is `old`, under `root`) by exchanging it with
+        a spare; False when the exchange is not available (the caller writes another way)."""
         if self.exchange is None:
             return False
         pools: dict[Path, list[list[Any]]] = self._local.__dict__.setdefault("pools", {})
-        pool = pools.setdefault(root, [])  # [path, size, mode] of each of this thread's spares
+        folder = self.home or root
+        pool = pools.setdefault(folder, [])  # [path, size, mode] of each of this thread's spares
         block = old.st_blksize or 4096
         need = -(-len(payload) // block)
         fits = [entry for entry in pool if -(-entry[1] // block) <= need]
@@ -180,7 +184,7 @@ class Spares:
             spare = max(fits, key=lambda entry: entry[1])
         elif len(pool) < self.MAX_SPARES:
             with self._lock:
-                spare = [f"{root}/{SPARE_PREFIX}{os.getpid()}-{len(self._all)}.tmp", 0, -1]
+                spare = [f"{folder}/{SPARE_PREFIX}{os.getpid()}-{len(self._all)}.tmp", 0, -1]
                 self._all.append(spare[0])
             pool.append(spare)
         else:
