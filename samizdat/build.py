@@ -125,7 +125,7 @@ def build(
 
     def meanwhile() -> None:
         """Everything but the article pages, while worker processes write those."""
-        write_indexes(config, live)
+        result.removed += write_indexes(config, live)
         if hot is not None:
             write_if_changed(out, HOT_PAGE, render_hot(hot, config.site))
         home = render_home(config, counts, has_hot=(out / HOT_PAGE).exists())
@@ -147,7 +147,7 @@ def build(
     )
     result.pages, result.qr_codes = written.pages, written.qr_codes
     result.worker_cpu, result.worker_peak_kib = written.worker_cpu, written.worker_peak_kib
-    result.removed = remove_purged(config, live)
+    result.removed += remove_purged(config, live)
     result.site_pages = site.finish().pages
     result.write_seconds = time.perf_counter() - clock
     store.set_meta("render.epoch", current)

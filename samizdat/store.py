@@ -442,10 +442,6 @@ class Store:
         )
         return {r[0]: r[1] for r in rows}
 
-    def url_index(self) -> dict[str, Article]:
-        """URL → live article, for pointing links at mirrored pages."""
-        return {a.url: a for a in self.articles()}
-
     # ------------------------------------------------------------------ failures
 
     def fail(self, channel: str, url: str, title: str, reason: str) -> int:

@@ -726,3 +726,16 @@ def test_a_page_links_to_an_article_mirrored_after_it(fresh: tuple[Config, Store
     build(config, store)
     assert f"]({later})" in (out / "pages/world/w9.md").read_text()
     assert tree(site / "pages/world/w9.html").find(".//div[@class='body']//a").get("href") == later
+
+
+def test_an_earlier_index_no_longer_needed_is_removed(fresh: tuple[Config, Store, Path]) -> None:
+    config, store, _ = fresh
+    publish = dataclasses.replace(config.publish, index_size=50)
+    config = dataclasses.replace(config, publish=publish)
+    build(config, store)
+    earlier = config.site.output / "indexes/china-earlier.md"
+    assert earlier.is_file()  # 55 articles, 50 a index
+    store.purge("china", 50)
+    result = build(config, store)
+    assert not earlier.exists() and result.removed >= 1
+    assert "china-earlier.md" not in (config.site.output / "indexes/china.md").read_text()

@@ -19,7 +19,7 @@ from samizdat.config import Config
 from samizdat.images import prune, referenced
 from samizdat.models import Article
 from samizdat.render.files import Writer, listing, remove, write_if_changed
-from samizdat.render.indexes import render_index
+from samizdat.render.indexes import earlier_path, render_index
 from samizdat.render.page import render_page
 from samizdat.render.qr import qr_png
 from samizdat.store import Store
@@ -153,9 +153,11 @@ def plan_markdown(
     return MarkdownPages(config, mirrored, own), flags
 
 
-def write_indexes(config: Config, live: dict[str, list[Article]]) -> None:
-    """The channel indexes (`indexes/<channel>.md`, and `-earlier.md` when it is long)."""
+def write_indexes(config: Config, live: dict[str, list[Article]]) -> int:
+    """The channel indexes (`indexes/<channel>.md`, and `-earlier.md` when it is long; one no
+    longer needed is removed). The number of files removed."""
     out = config.site.output
+    removed = 0
     for source, channel in config.channels():
         files = render_index(
             channel,
@@ -166,19 +168,19 @@ def write_indexes(config: Config, live: dict[str, list[Article]]) -> None:
         )
         for path, text in files.items():
             write_if_changed(out, path, text)
+        if earlier_path(channel.id) not in files:
+            removed += remove(out, earlier_path(channel.id))
+    return removed
 
 
 def remove_purged(config: Config, live: dict[str, list[Article]]) -> int:
-    """Remove what articles no longer live left: pages, QR codes, images no kept article uses,
-    and `-earlier.md` indexes no longer needed. Run it after the pages are written: a page
-    folder listed mid-write would show their temporary files. The number of files removed."""
+    """Remove what articles no longer live left: pages, QR codes, and images no kept article
+    uses. Run it after the pages are written: a page folder listed mid-write would show their
+    temporary files. The number of files removed."""
     out = config.site.output
     removed = 0
     for _, channel in config.channels():
-        articles = live[channel.id]
-        if len(articles) <= config.publish.index_size:
-            removed += remove(out, f"indexes/{channel.id}-earlier.md")
-        removed += _remove_stale(out, channel.id, {a.slug for a in articles})
+        removed += _remove_stale(out, channel.id, {a.slug for a in live[channel.id]})
     keep = {a.image for articles in live.values() for a in articles if a.image}
     keep |= {path for articles in live.values() for a in articles for path in referenced(a.html)}
     return removed + prune(out, keep)
